@@ -1,0 +1,99 @@
+"""Harness overhead: the reference trained through the harness vs a bare loop, in one run.
+
+    python benchmarks/bench_harness_overhead.py [--scale smoke] [--epochs 4] [--pairs 3]
+
+Both sides train the same model with the same optimizer, batch, data (the scale's train split,
+in memory) and seed for the same number of epochs, and evaluate on the val split after every
+epoch. The bare side is a plain PyTorch loop with nothing around it; the harness side is
+`Harness.run` with the reference session, event log and progress callback, held to exactly
+`--epochs` by an unreachable target. Pairs run interleaved (bare, harness, bare, ...) so that
+load on this shared machine hits both sides alike; the ratio of medians is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from accelbench import datasets
+from accelbench.events import EventLog
+from accelbench.harness import Harness
+from accelbench.reference.neuron_inverter import training
+from accelbench.reference.neuron_inverter.model import NeuronInverter
+from accelbench.rules.loader import load_rules
+from accelbench.workload import RunContext
+
+
+def bare_loop(train, val, hyper, epochs: int, seed: int) -> float:
+    """Seconds for `epochs` of training + eval with no harness, no session object, no logging."""
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    shuffle = torch.Generator().manual_seed(seed)
+    model = NeuronInverter()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=hyper["learning_rate"], weight_decay=0.0)
+    batch = hyper["batch_size"]
+    for epoch in range(1, epochs + 1):
+        for group in optimizer.param_groups:
+            group["lr"] = hyper["learning_rate"] * min(1.0, epoch / hyper["warmup_epochs"])
+        model.train()
+        order = torch.randperm(train.frames.shape[0], generator=shuffle)
+        for step in range(train.frames.shape[0] // batch):
+            index = order[step * batch : (step + 1) * batch]
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(model(train.frames[index]), train.targets[index])
+            loss.backward()
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            predictions = torch.cat([model(x) for x in torch.split(val.frames, hyper["eval_batch_size"])])
+        float(torch.nn.functional.mse_loss(predictions, val.targets))
+    return time.perf_counter() - start
+
+
+def harness_run(rules, scale, train, val, hyper, seed: int, log_dir: Path) -> float:
+    """Seconds for the same work through the harness (init + timed region, as a user waits)."""
+    context = RunContext(rules.workload, scale, "closed", hyper, seed, "cpu",
+                         train.frames, train.targets, val.frames)
+    start = time.perf_counter()
+    with EventLog(log_dir / f"run_{seed}_{time.monotonic_ns()}.mllog") as log:
+        Harness(rules, scale).run(training, context, val.targets, log, on_progress=lambda p: None)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", default="smoke")
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--pairs", type=int, default=3)
+    args = parser.parse_args()
+
+    rules = load_rules("neuron_inverter")
+    never = {s: 0.0 for s in rules.quality.target}
+    budget = {**rules.quality.max_epochs, args.scale: args.epochs}
+    rules = rules.model_copy(update={
+        "quality": rules.quality.model_copy(update={"target": never, "max_epochs": budget}),
+    })
+    splits = datasets.load(rules, args.scale, datasets.data_directory(rules.workload, args.scale),
+                           ("train", "val"))
+    hyper = rules.hyperparameters.for_scale(args.scale)
+    train, val = splits["train"], splits["val"]
+    print(f"{args.scale}: {train.frames.shape[0]} train samples, batch {hyper['batch_size']}, "
+          f"{args.epochs} epochs, {args.pairs} interleaved pairs, {torch.get_num_threads()} threads")
+    bare, harnessed = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for pair in range(args.pairs):
+            bare.append(bare_loop(train, val, hyper, args.epochs, seed=pair))
+            harnessed.append(harness_run(rules, args.scale, train, val, hyper, pair, Path(tmp)))
+            print(f"  pair {pair + 1}: bare {bare[-1]:.2f} s, harness {harnessed[-1]:.2f} s")
+    ratio = statistics.median(harnessed) / statistics.median(bare)
+    print(f"median bare {statistics.median(bare):.2f} s, harness {statistics.median(harnessed):.2f} s: "
+          f"ratio {ratio:.4f} (overhead {100 * (ratio - 1):+.2f}%; goal < +2%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Reference implementations, one folder per workload: data generator, model, training loop."""

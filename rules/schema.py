@@ -1,0 +1,246 @@
+"""The rules of a benchmark, as pydantic models: the rule files, the runner and the validator
+all read these same models, so a rule is written once.
+
+One schema fits every kind of workload: `train_to_target` (train until the quality target is
+met), `inference` (measure throughput/latency at a quality bound) and `sampling` (draw samples
+until the convergence diagnostics meet their bounds). The harness reads `quality` the same way
+for all three: a primary metric with a target, optional extra bounds, a budget of epochs.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Scale = Literal["smoke", "small", "full"]
+SCALES: tuple[Scale, ...] = ("smoke", "small", "full")
+Division = Literal["closed", "open"]
+Kind = Literal["train_to_target", "inference", "sampling"]
+Direction = Literal["at_most", "at_least"]
+HyperparameterValue = Union[bool, int, float, str]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class RuleModel(BaseModel):
+    """Strict, closed models: a typo in a rule file is an error, never a silent default."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DatasetRules(RuleModel):
+    """How the dataset is generated, how big each split is per scale, and its expected bytes."""
+
+    generator: str = Field(description="what generates the data, in words")
+    seed: int
+    parameters: dict[str, HyperparameterValue] = Field(
+        default_factory=dict, description="keyword arguments of the generator"
+    )
+    splits: dict[Scale, dict[str, Annotated[int, Field(gt=0)]]]
+    sha256: dict[Scale, dict[str, Sha256 | Literal["unrecorded"]]] = Field(
+        description="expected content hash per split; 'unrecorded' until a reference run records it"
+    )
+
+    @model_validator(mode="after")
+    def _checksums_name_the_splits(self) -> DatasetRules:
+        for scale, sizes in self.splits.items():
+            recorded = set(self.sha256.get(scale, {}))
+            if recorded != set(sizes):
+                raise ValueError(
+                    f"sha256.{scale}: must name exactly the splits {sorted(sizes)}, "
+                    f"got {sorted(recorded)}"
+                )
+        return self
+
+
+class Bound(RuleModel):
+    """A further quality condition, e.g. an ESS floor for a sampler."""
+
+    metric: str
+    direction: Direction
+    value: dict[Scale, float]
+
+
+class QualityRules(RuleModel):
+    """What counts as done: the metric, its direction, the target per scale, when to evaluate."""
+
+    metric: str
+    split: str = Field(description="the split the metric is measured on")
+    direction: Direction
+    target: dict[Scale, float]
+    eval_every_epochs: Annotated[int, Field(ge=1)] = 1
+    max_epochs: dict[Scale, Annotated[int, Field(ge=1)]]
+    bounds: list[Bound] = Field(default_factory=list)
+    reported: list[str] = Field(
+        default_factory=list, description="metrics recorded beside the target but not judged"
+    )
+
+
+class TimingRules(RuleModel):
+    """Which work is on the clock and how much untimed initialisation is allowed."""
+
+    timed: list[str]
+    untimed: list[str]
+    init_budget_s: dict[Division, Annotated[float, Field(gt=0)]]
+
+
+class RunRules(RuleModel):
+    """How many runs make a score and how they are aggregated."""
+
+    minimum: dict[Scale, Annotated[int, Field(ge=1)]]
+    aggregation: Literal["olympic"] = "olympic"
+    max_non_converged: Annotated[int, Field(ge=0)] = 1
+
+
+class Fixed(RuleModel):
+    kind: Literal["fixed"]
+    value: HyperparameterValue
+
+    def allows(self, value: HyperparameterValue) -> bool:
+        return type(value) is type(self.value) and value == self.value
+
+    def describe(self) -> str:
+        return f"fixed {self.value!r}"
+
+
+class Choice(RuleModel):
+    kind: Literal["enum"]
+    values: list[HyperparameterValue]
+
+    def allows(self, value: HyperparameterValue) -> bool:
+        return any(type(value) is type(v) and value == v for v in self.values)
+
+    def describe(self) -> str:
+        return f"one of {self.values!r}"
+
+
+class Range(RuleModel):
+    kind: Literal["range"]
+    min: float
+    max: float
+    integer: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min > self.max:
+            raise ValueError(f"min: {self.min} is above max {self.max}")
+        return self
+
+    def allows(self, value: HyperparameterValue) -> bool:
+        kinds = (int,) if self.integer else (int, float)
+        numeric = isinstance(value, kinds) and not isinstance(value, bool)
+        return numeric and self.min <= value <= self.max
+
+    def describe(self) -> str:
+        return f"{'integer ' if self.integer else ''}range [{self.min:g}, {self.max:g}]"
+
+
+class Free(RuleModel):
+    kind: Literal["free"]
+
+    def allows(self, value: HyperparameterValue) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return "free"
+
+
+Constraint = Annotated[Union[Fixed, Choice, Range, Free], Field(discriminator="kind")]
+
+
+class HyperparameterRules(RuleModel):
+    """The reference values, and per division what a submission may change."""
+
+    reference: dict[str, HyperparameterValue]
+    scale_overrides: dict[Scale, dict[str, HyperparameterValue]] = Field(default_factory=dict)
+    closed: dict[str, Constraint]
+    open: dict[str, Constraint]
+
+    @model_validator(mode="after")
+    def _every_reference_value_is_constrained(self) -> HyperparameterRules:
+        for division in ("closed", "open"):
+            missing = set(self.reference) - set(getattr(self, division))
+            if missing:
+                raise ValueError(f"{division}: no constraint for {sorted(missing)}")
+        return self
+
+    def for_scale(self, scale: Scale) -> dict[str, HyperparameterValue]:
+        """The reference hyperparameters in force at this scale."""
+        return {**self.reference, **self.scale_overrides.get(scale, {})}
+
+    def violations(
+        self, division: Division, values: dict[str, HyperparameterValue]
+    ) -> list[str]:
+        """Every way `values` breaks the division's constraints (empty when allowed)."""
+        constraints = getattr(self, division)
+        problems = [f"'{name}' is not an allowed hyperparameter" for name in values if name not in constraints]
+        for name, constraint in constraints.items():
+            if name not in values:
+                problems.append(f"'{name}' is missing")
+            elif not constraint.allows(values[name]):
+                problems.append(f"'{name}' = {values[name]!r} breaks {constraint.describe()}")
+        return problems
+
+
+class CalibrationRecord(RuleModel):
+    """Where a target came from: the reference runs that set it, on which hardware."""
+
+    status: Literal["calibrated", "uncalibrated"]
+    device: str
+    date: datetime.date | None = None
+    runs: Annotated[int, Field(ge=0)] = 0
+    seeds: list[int] = Field(default_factory=list)
+    epochs_to_target: list[int] = Field(default_factory=list)
+    mean_epochs_to_target: float | None = None
+    time_to_target_s: list[float] = Field(default_factory=list)
+    final_metric: list[float] = Field(default_factory=list)
+    command: str = ""
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _runs_match_lists(self) -> CalibrationRecord:
+        if self.status == "calibrated":
+            for name in ("seeds", "epochs_to_target", "time_to_target_s", "final_metric"):
+                if len(getattr(self, name)) != self.runs:
+                    raise ValueError(
+                        f"{name}: a calibrated record with runs={self.runs} needs {self.runs} "
+                        f"{name}, got {len(getattr(self, name))}"
+                    )
+            if self.runs == 0 or self.date is None or self.mean_epochs_to_target is None:
+                raise ValueError("status: 'calibrated' needs runs > 0, a date and mean_epochs_to_target")
+        return self
+
+
+class BenchmarkRules(RuleModel):
+    """Everything that fixes one workload in one rule-set version."""
+
+    workload: str
+    rules_version: str
+    kind: Kind
+    title: str
+    dataset: DatasetRules
+    quality: QualityRules
+    timing: TimingRules
+    runs: RunRules
+    hyperparameters: HyperparameterRules
+    calibration: dict[Scale, CalibrationRecord]
+
+    @model_validator(mode="after")
+    def _every_scale_is_complete(self) -> BenchmarkRules:
+        tables = {
+            "dataset.splits": self.dataset.splits,
+            "quality.target": self.quality.target,
+            "quality.max_epochs": self.quality.max_epochs,
+            "runs.minimum": self.runs.minimum,
+            "calibration": self.calibration,
+        }
+        for name, table in tables.items():
+            missing = [scale for scale in SCALES if scale not in table]
+            if missing:
+                raise ValueError(f"{name}: no entry for scale(s) {missing}")
+        for bound in self.quality.bounds:
+            missing = [scale for scale in SCALES if scale not in bound.value]
+            if missing:
+                raise ValueError(f"quality.bounds: {bound.metric} has no value for {missing}")
+        return self

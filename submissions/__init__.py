@@ -1,0 +1,1 @@
+"""Vendor submissions, one folder per system (a100/, ipu/); the cpu system is the reference."""

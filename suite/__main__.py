@@ -1,0 +1,5 @@
+"""`python -m accelbench` is the `accelbench` command."""
+
+from accelbench.cli import main
+
+main()

@@ -1,0 +1,225 @@
+"""`accelbench`: a thin command line over the runner, the keys, the verifier and the rules."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from accelbench.errors import UserError
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="MLPerf-style benchmarks of accelerators on scientific workloads.",
+)
+data_app = typer.Typer(no_args_is_help=True, help="Generate or verify a workload's dataset.")
+rules_app = typer.Typer(no_args_is_help=True, help="Read the benchmark rules.")
+app.add_typer(data_app, name="data")
+app.add_typer(rules_app, name="rules")
+console = Console(highlight=False)
+if not console.is_terminal:
+    console.width = max(console.width, 120)
+
+
+def say(message: str) -> None:
+    console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def run(
+    workload: str = typer.Argument(..., help="workload id, e.g. neuron_inverter"),
+    device: str = typer.Option("cpu", help="cpu (reference), a100 or ipu"),
+    scale: str = typer.Option("smoke", help="smoke, small or full"),
+    runs: Optional[int] = typer.Option(None, help="number of runs [the rules' minimum]"),
+    seed: Optional[int] = typer.Option(None, help="seed of the first run [random]"),
+    results_dir: Path = typer.Option(Path("results"), help="results root"),
+    key: Optional[Path] = typer.Option(None, help="signing key [user config dir]"),
+    data_dir: Optional[Path] = typer.Option(None, help="dataset cache [user cache dir]"),
+) -> None:
+    """Train WORKLOAD to its target RUNS times, write signed results and print the score."""
+    from accelbench.runner import BenchmarkSet, plan_benchmark
+    from accelbench.summary import summary_table
+
+    plan = plan_benchmark(
+        workload, device=device, scale=scale, runs=runs, seed=seed,
+        results_root=results_dir, key_path=key, data_dir=data_dir, report=say,
+    )
+    bench = BenchmarkSet(plan, report=say)
+    for index in range(1, len(plan.seeds) + 1):
+        bench.run(index)
+    score = bench.score()
+    console.print(summary_table(bench.ordered_results(), score))
+    say(f"results in {plan.results_dir}")
+    if not score.valid:
+        raise typer.Exit(1)
+
+
+@app.command()
+def keygen(
+    key: Optional[Path] = typer.Option(None, help="where to write the key [user config dir]"),
+    force: bool = typer.Option(False, help="replace an existing key"),
+) -> None:
+    """Create the Ed25519 key that signs results (PEM, mode 0600)."""
+    from accelbench.keys import default_key_path, generate_key, public_key_pem
+    from accelbench.signing import key_id
+
+    path = key or default_key_path()
+    private = generate_key(path, overwrite=force)
+    say(f"wrote {path} (key id {key_id(private.public_key())})")
+    say(public_key_pem(private).rstrip())
+
+
+@app.command()
+def verify(
+    files: List[Path] = typer.Argument(..., help="run_N.json or score.json files"),
+    trusted_key_id: List[str] = typer.Option([], help="accept only these key ids"),
+) -> None:
+    """Check each result's schema, signature and event-log hash; exit 1 if any fails."""
+    from accelbench.verification import verify_file
+
+    failed = 0
+    for path in files:
+        try:
+            verified = verify_file(path, trusted_key_id or None)
+        except UserError as err:
+            failed += 1
+            say(f"FAIL {path}: {err}")
+            continue
+        say(f"OK   {path}: signed by key {verified.key_id}; {verified.detail}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _rules_and_scale(workload: str, scale: str):
+    from accelbench.rules.loader import load_rules
+    from accelbench.rules.schema import SCALES
+
+    if scale not in SCALES:
+        raise UserError(f"unknown scale '{scale}': use one of {', '.join(SCALES)}")
+    return load_rules(workload), scale
+
+
+@data_app.command("generate")
+def data_generate(
+    workload: str,
+    scale: str = typer.Option("smoke", help="smoke, small or full"),
+    data_dir: Optional[Path] = typer.Option(None, help="dataset cache [user cache dir]"),
+    device: str = typer.Option("cpu", help="torch device to simulate on (cpu, cuda)"),
+    force: bool = typer.Option(False, help="replace existing data"),
+) -> None:
+    """Generate WORKLOAD's dataset at SCALE from the rules' seed and record its checksums."""
+    from accelbench import datasets
+    from accelbench.runner import _generation_progress
+
+    rules, scale = _rules_and_scale(workload, scale)
+    directory = datasets.data_directory(workload, scale, data_dir)
+    say(f"generating {workload} {scale} into {directory} on {device}")
+    manifest = datasets.generate(
+        rules, scale, directory, device=device, overwrite=force, progress=_generation_progress(say)
+    )
+    _print_manifest(manifest)
+    expected = datasets.expected_checksums(rules, scale)
+    for split, entry in manifest.splits.items():
+        if expected.get(split) not in (None, entry.sha256):
+            raise UserError(
+                f"{directory}: split '{split}' has sha256 {entry.sha256} but the rules expect "
+                f"{expected[split]}: this machine does not reproduce the reference bytes"
+            )
+
+
+@data_app.command("verify")
+def data_verify(
+    workload: str,
+    scale: str = typer.Option("smoke", help="smoke, small or full"),
+    data_dir: Optional[Path] = typer.Option(None, help="dataset cache [user cache dir]"),
+) -> None:
+    """Check WORKLOAD's dataset at SCALE against its manifest and the rules' checksums."""
+    from accelbench import datasets
+
+    rules, scale = _rules_and_scale(workload, scale)
+    manifest = datasets.verify(rules, scale, datasets.data_directory(workload, scale, data_dir))
+    _print_manifest(manifest)
+    say("OK: every split matches its manifest and the rules")
+
+
+def _print_manifest(manifest) -> None:
+    for split, entry in manifest.splits.items():
+        say(f"  {split:<6} {entry.samples:>9} samples  sha256 {entry.sha256}")
+
+
+@rules_app.command("show")
+def rules_show(
+    workload: str,
+    version: str = typer.Option("v1", help="rule-set version"),
+    as_json: bool = typer.Option(False, "--json", help="print the validated rules as JSON"),
+) -> None:
+    """Print the rules of WORKLOAD: data, targets, timing, runs, hyperparameters, calibration."""
+    from accelbench.rules.loader import load_rules
+
+    rules = load_rules(workload, version)
+    if as_json:
+        say(rules.model_dump_json(indent=2))
+        return
+    say(f"{rules.workload} ({rules.kind}), rule set {rules.rules_version}: {rules.title}")
+    say(f"dataset: {rules.dataset.generator}; seed {rules.dataset.seed}")
+    scales = Table("scale", "splits", f"target {rules.quality.metric} ({rules.quality.direction})",
+                   "max epochs", "min runs", "calibration", title="per scale", title_justify="left")
+    for scale, splits in rules.dataset.splits.items():
+        record = rules.calibration[scale]
+        calibration = record.status + (
+            f" on {record.device}, {record.runs} runs, mean {record.mean_epochs_to_target} epochs"
+            if record.status == "calibrated" else f" ({record.notes})" if record.notes else ""
+        )
+        scales.add_row(scale, ", ".join(f"{k} {v}" for k, v in splits.items()),
+                       f"{rules.quality.target[scale]:g}", str(rules.quality.max_epochs[scale]),
+                       str(rules.runs.minimum[scale]), calibration)
+    console.print(scales)
+    say(f"eval on '{rules.quality.split}' every {rules.quality.eval_every_epochs} epoch(s); "
+        f"olympic over runs, at most {rules.runs.max_non_converged} non-converged")
+    say(f"timed: {'; '.join(rules.timing.timed)}")
+    say(f"untimed: {'; '.join(rules.timing.untimed)}")
+    say("init budget: " + ", ".join(f"{d} {s:g} s" for d, s in rules.timing.init_budget_s.items()))
+    hp = Table("hyperparameter", "reference", "closed", "open", title="hyperparameters",
+               title_justify="left")
+    hyper = rules.hyperparameters
+    for name in sorted(set(hyper.closed) | set(hyper.open)):
+        overrides = {s: o[name] for s, o in hyper.scale_overrides.items() if name in o}
+        reference = json.dumps(hyper.reference.get(name)) + "".join(
+            f", {s}: {json.dumps(v)}" for s, v in overrides.items()
+        )
+        hp.add_row(name, reference,
+                   hyper.closed[name].describe() if name in hyper.closed else "-",
+                   hyper.open[name].describe() if name in hyper.open else "-")
+    console.print(hp)
+
+
+@rules_app.command("calibration")
+def rules_calibration(
+    results: Path = typer.Argument(..., help="a results directory holding run_N.json files"),
+    command: str = typer.Option("", help="the command that produced the runs, for the record"),
+) -> None:
+    """Print the calibration record (TOML) that a set of verified reference runs supports."""
+    from accelbench.calibration import calibration_record, record_as_toml
+    from accelbench.verification import verify_file
+
+    files = sorted(results.glob("run_*.json"), key=lambda p: int(p.stem.split("_")[1]))
+    if not files:
+        raise UserError(f"{results}: no run_N.json files: pass a directory written by accelbench run")
+    for path in files:
+        verify_file(path)
+    record, scale = calibration_record(files, command)
+    say(record_as_toml(record, scale))
+
+
+def main() -> None:
+    """Entry point: one-line errors for bad input, never a traceback."""
+    try:
+        app()
+    except UserError as err:
+        print(f"accelbench: error: {err}", file=sys.stderr)
+        sys.exit(2)

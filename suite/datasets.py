@@ -1,0 +1,69 @@
+"""Datasets from the suite's side: where they live, and generate/verify/load driven by the rules.
+
+Each workload's `accelbench.reference.<w>.data` module does the real work with one interface:
+`generate(data_dir, split_sizes, seed, *, device, progress, overwrite, **parameters)`,
+`verify(data_dir, expected_sha256)` and `load(data_dir, splits, expected_sha256)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import platformdirs
+
+from accelbench.rules.schema import BenchmarkRules, Scale
+
+
+def data_directory(workload: str, scale: Scale, override: Path | None = None) -> Path:
+    """`override`, else $ACCELBENCH_DATA_DIR, else the user's cache dir; then <workload>/<scale>."""
+    root = override or os.environ.get("ACCELBENCH_DATA_DIR") or platformdirs.user_cache_dir("accelbench")
+    return Path(root) / workload / scale
+
+
+def data_module(workload: str) -> ModuleType:
+    return importlib.import_module(f"accelbench.reference.{workload}.data")
+
+
+def expected_checksums(rules: BenchmarkRules, scale: Scale) -> dict[str, str | None]:
+    """The rule file's content hash per split; None where it is not recorded yet."""
+    recorded = rules.dataset.sha256[scale]
+    return {split: None if digest == "unrecorded" else digest for split, digest in recorded.items()}
+
+
+def generate(
+    rules: BenchmarkRules,
+    scale: Scale,
+    data_dir: Path,
+    *,
+    device: str = "cpu",
+    overwrite: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+):
+    """Generate the dataset of `scale` exactly as the rules define it."""
+    return data_module(rules.workload).generate(
+        data_dir,
+        rules.dataset.splits[scale],
+        rules.dataset.seed,
+        device=device,
+        progress=progress,
+        overwrite=overwrite,
+        **rules.dataset.parameters,
+    )
+
+
+def verify(rules: BenchmarkRules, scale: Scale, data_dir: Path):
+    return data_module(rules.workload).verify(data_dir, expected_checksums(rules, scale))
+
+
+def load(rules: BenchmarkRules, scale: Scale, data_dir: Path, splits: tuple[str, ...]):
+    """Read the splits into memory, checking every byte against the manifest and the rules."""
+    return data_module(rules.workload).load(data_dir, splits, expected_checksums(rules, scale))
+
+
+def is_generated(data_dir: Path) -> bool:
+    """Anything there already? Then it is verified, never silently generated over."""
+    return data_dir.is_dir() and any(data_dir.iterdir())

@@ -1,0 +1,175 @@
+"""The harness: it owns the clock, the evaluation cadence and the stop rule.
+
+A run is init (untimed up to the rules' budget) then the timed region: train an epoch, evaluate
+at the rules' cadence, compare with the target using the shared comparison, stop at the target
+or when the epoch budget is spent. The implementation only trains and predicts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+from mlperf_logging.mllog import constants as mlk
+
+from accelbench.events import EventLog
+from accelbench.quality import compute_metric, meets_target
+from accelbench.rules.schema import BenchmarkRules, HyperparameterValue, Scale
+from accelbench.workload import RunContext, TrainingSession
+
+
+class Implementation(Protocol):
+    def create_session(self, context: RunContext) -> TrainingSession: ...
+
+
+@dataclass(frozen=True)
+class EvalPoint:
+    epoch: int
+    value: float | None
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A snapshot after each epoch, for live display."""
+
+    epoch: int
+    max_epochs: int
+    train_loss: float
+    samples_per_s: float
+    elapsed_s: float
+    budget_left_s: float
+    metric: float | None
+    target: float
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    init_s: float
+    run_s: float
+    epoch_s: list[float]
+    train_loss: list[float | None]
+    curve: list[EvalPoint]
+    converged: bool
+    achieved: float | None
+    epochs: int
+    train_samples: int
+    stop_reason: str
+    logged_hyperparameters: Mapping[str, HyperparameterValue] = field(default_factory=dict)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class Harness:
+    """Runs one train-to-target run of a workload at a scale."""
+
+    def __init__(
+        self,
+        rules: BenchmarkRules,
+        scale: Scale,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.rules = rules
+        self.scale = scale
+        self.clock = clock
+        self.target = rules.quality.target[scale]
+        self.max_epochs = rules.quality.max_epochs[scale]
+
+    def run(
+        self,
+        implementation: Implementation,
+        context: RunContext,
+        eval_targets: torch.Tensor,
+        log: EventLog,
+        on_progress: Callable[[Progress], None] = lambda progress: None,
+    ) -> RunOutcome:
+        quality = self.rules.quality
+        log.start(mlk.INIT_START)
+        init_begin = self.clock()
+        log.event(mlk.SEED, context.seed)
+        session = implementation.create_session(context)
+        session.warm_up()
+        logged = dict(session.logged_hyperparameters())
+        for key, value in logged.items():
+            log.event(key, value)
+        log.event(mlk.TRAIN_SAMPLES, int(context.train_inputs.shape[0]))
+        log.event(mlk.EVAL_SAMPLES, int(context.eval_inputs.shape[0]))
+        init_s = self.clock() - init_begin
+        log.end(mlk.INIT_STOP)
+
+        log.start(mlk.RUN_START)
+        run_begin = self.clock()
+        epoch_s: list[float] = []
+        losses: list[float | None] = []
+        curve: list[EvalPoint] = []
+        samples = 0
+        achieved: float | None = None
+        converged = False
+        stop_reason = f"epoch budget of {self.max_epochs} spent without reaching the target"
+        for epoch in range(1, self.max_epochs + 1):
+            epoch_begin = self.clock()
+            log.start(mlk.EPOCH_START, epoch_num=epoch)
+            report = session.train_epoch(epoch)
+            samples += report.samples
+            loss = _finite_or_none(float(report.train_loss))
+            losses.append(loss)
+            log.end(mlk.EPOCH_STOP, epoch_num=epoch, samples_count=samples, train_loss=loss)
+            metric: float | None = None
+            evaluated = loss is not None and (
+                epoch % quality.eval_every_epochs == 0 or epoch == self.max_epochs
+            )
+            if evaluated:
+                log.start(mlk.EVAL_START, epoch_num=epoch)
+                predictions = session.predict_eval()
+                metric = _finite_or_none(compute_metric(quality.metric, predictions, eval_targets))
+                log.end(mlk.EVAL_STOP, epoch_num=epoch)
+                log.event(mlk.EVAL_ACCURACY, metric, epoch_num=epoch, samples_count=samples,
+                          metric=quality.metric)
+                curve.append(EvalPoint(epoch, metric, self.clock() - run_begin))
+                achieved = metric
+                converged = meets_target(metric, self.target, quality.direction)
+                if metric is not None and not converged:
+                    session.after_eval(metric)
+            epoch_s.append(self.clock() - epoch_begin)
+            elapsed = self.clock() - run_begin
+            on_progress(Progress(
+                epoch=epoch,
+                max_epochs=self.max_epochs,
+                train_loss=math.nan if loss is None else loss,
+                samples_per_s=report.samples / epoch_s[-1] if epoch_s[-1] > 0 else 0.0,
+                elapsed_s=elapsed,
+                budget_left_s=(self.max_epochs - epoch) * elapsed / epoch,
+                metric=metric,
+                target=self.target,
+            ))
+            if loss is None:
+                stop_reason = f"training loss is not finite at epoch {epoch} (diverged)"
+                break
+            if evaluated and metric is None:
+                stop_reason = f"{quality.metric} is not finite at epoch {epoch} (diverged)"
+                break
+            if converged:
+                stop_reason = f"target reached at epoch {epoch}"
+                break
+        run_s = self.clock() - run_begin
+        log.end(mlk.RUN_STOP, status=mlk.SUCCESS if converged else mlk.ABORTED,
+                epoch_num=len(epoch_s))
+        return RunOutcome(
+            init_s=init_s,
+            run_s=run_s,
+            epoch_s=epoch_s,
+            train_loss=losses,
+            curve=curve,
+            converged=converged,
+            achieved=achieved,
+            epochs=len(epoch_s),
+            train_samples=samples,
+            stop_reason=stop_reason,
+            logged_hyperparameters=logged,
+        )

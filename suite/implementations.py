@@ -1,0 +1,41 @@
+"""Which code trains a workload on a device: the vendor submission if there is one, else the
+reference (which runs on any torch device, so it is the `cpu` system and the fallback)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from accelbench.devices import Device
+from accelbench.errors import UserError
+
+
+def _import_if_present(name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name is not None and name.startswith(err.name):
+            return None
+        raise
+
+
+def resolve_implementation(workload: str, device: Device) -> ModuleType:
+    """The module whose `create_session(context)` trains `workload` on `device`."""
+    submission = _import_if_present(f"accelbench.submissions.{device.name}.{workload}")
+    if submission is not None:
+        return submission
+    if device.torch_device == "ipu":
+        raise UserError(
+            f"there is no ipu submission for '{workload}' yet (no module "
+            f"accelbench.submissions.ipu.{workload}); the reference cannot run on an IPU"
+        )
+    reference = _import_if_present(f"accelbench.reference.{workload}.training")
+    if reference is None:
+        raise UserError(f"workload '{workload}' has rules but no reference implementation")
+    return reference
+
+
+def implementation_directory(module: ModuleType) -> Path:
+    """The folder whose sources are hashed into the result (the whole submission or reference)."""
+    return Path(module.__file__).resolve().parent  # type: ignore[arg-type]

@@ -1,0 +1,124 @@
+"""The pytest plugin: `pytest suite --device=cpu --scale=small` runs the benchmarks.
+
+Hooks stay thin: options are checked here and turned into one-line usage errors; the work is
+done by `accelbench.runner`. A benchmark module names its workload in `WORKLOAD`, takes the
+`benchmark_set` fixture, and gets one `run_index` test per run plus a score test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from accelbench.errors import UserError
+
+_SETS_KEY = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("accelbench", "accelbench benchmark suite")
+    group.addoption("--device", default="cpu", help="cpu (reference), a100 or ipu [cpu]")
+    group.addoption("--scale", default="smoke", help="smoke, small or full [smoke]")
+    group.addoption("--runs", type=int, default=None, help="runs per workload [the rules' minimum]")
+    group.addoption("--results-dir", default="results", type=Path, help="where results go [results]")
+    group.addoption("--seed", type=int, default=None, help="seed of the first run [random]")
+    group.addoption("--key", type=Path, default=None, help="Ed25519 signing key [user config dir]")
+    group.addoption("--data-dir", type=Path, default=None, help="dataset cache [user cache dir]")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_SETS_KEY] = {}
+    config.addinivalue_line("markers", "accelbench_workload(name): a benchmark of a workload")
+
+
+def _workload(item: pytest.Item) -> str | None:
+    module = getattr(item, "module", None)
+    return getattr(module, "WORKLOAD", None) if module is not None else None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "run_index" not in metafunc.fixturenames:
+        return
+    runs = metafunc.config.getoption("runs")
+    if runs is None:
+        from accelbench.rules.loader import load_rules
+
+        try:
+            rules = load_rules(metafunc.module.WORKLOAD)
+            runs = rules.runs.minimum[metafunc.config.getoption("scale")]
+        except (UserError, KeyError):
+            runs = 1  # the plan below reports the bad option as a usage error
+    metafunc.parametrize("run_index", range(1, max(runs, 1) + 1), ids=lambda i: f"run{i}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Plan every selected benchmark before anything runs, so bad options fail at once."""
+    workloads = sorted({w for w in map(_workload, items) if w})
+    if not workloads:
+        return
+    from accelbench.runner import BenchmarkSet, plan_benchmark
+
+    sets = config.stash[_SETS_KEY]
+    report = _live_reporter(config)
+    for workload in workloads:
+        try:
+            plan = plan_benchmark(
+                workload,
+                device=config.getoption("device"),
+                scale=config.getoption("scale"),
+                runs=config.getoption("runs"),
+                seed=config.getoption("seed"),
+                results_root=config.getoption("results_dir"),
+                key_path=config.getoption("key"),
+                data_dir=config.getoption("data_dir"),
+                report=report,
+            )
+        except UserError as err:
+            raise pytest.UsageError(str(err)) from None
+        sets[workload] = BenchmarkSet(plan, report=report)
+
+
+def _live_reporter(config: pytest.Config):
+    """Print progress lines as they happen, even while pytest captures the test's output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def report(line: str) -> None:
+        if reporter is None:
+            print(line)
+            return
+        if capture is None:
+            reporter.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    """A bad input met during a run (e.g. a corrupt dataset) fails the test in one line."""
+    try:
+        return (yield)
+    except UserError as err:
+        pytest.fail(str(err), pytrace=False)
+
+
+@pytest.fixture
+def benchmark_set(request: pytest.FixtureRequest):
+    """The set of runs of the requesting module's workload, shared by its tests."""
+    try:
+        return request.config.stash[_SETS_KEY][request.module.WORKLOAD]
+    except (KeyError, AttributeError):
+        pytest.fail("benchmark_set needs a module-level WORKLOAD collected by `pytest suite`")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    for bench in config.stash.get(_SETS_KEY, {}).values():
+        if bench.last_score is not None:
+            from accelbench.summary import render
+
+            terminalreporter.write_sep("=", f"accelbench: {bench.plan.rules.workload}")
+            terminalreporter.write(render(bench.ordered_results(), bench.last_score))

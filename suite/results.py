@@ -1,0 +1,161 @@
+"""The result of one run and the score of a set of runs, as pydantic models.
+
+These models are the file format: the runner writes them, `accelbench verify` and the
+validator read them back. Numbers that could not be measured are null with a reason, never 0.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from accelbench.rules.schema import Direction, Division, HyperparameterValue, Kind, Scale
+from accelbench.signing import SignatureBlock
+
+SCHEMA_VERSION = "1"
+
+
+class ResultModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SystemRecord(ResultModel):
+    name: str
+    device: str
+    implementation: str = Field(description="the module that trained the model")
+
+
+class Provenance(ResultModel):
+    """Where and with what the run ran; collected automatically."""
+
+    hostname_sha256: str
+    os: str
+    kernel: str
+    python: str
+    cpu_model: str
+    cpu_count: int
+    memory_bytes: int | None
+    accelerators: list[str]
+    packages: dict[str, str]
+    suite_git_commit: str | None
+    suite_git_dirty: bool | None
+    implementation_sha256: str
+    numerics_env: dict[str, str]
+
+
+class SplitRecord(ResultModel):
+    samples: int
+    sha256: str
+
+
+class DatasetRecord(ResultModel):
+    id: str
+    generator_version: str
+    seed: int
+    splits: dict[str, SplitRecord]
+
+
+class Timing(ResultModel):
+    clock: Literal["time.perf_counter"] = "time.perf_counter"
+    init_s: float
+    init_budget_s: float
+    run_s: float
+    time_to_train_s: float = Field(description="run_s plus any init time beyond the budget")
+    epoch_s: list[float]
+
+
+class CurvePoint(ResultModel):
+    epoch: int
+    value: float | None
+    elapsed_s: float
+
+
+class Quality(ResultModel):
+    metric: str
+    split: str
+    direction: Direction
+    target: float
+    achieved: float | None
+    converged: bool
+    stop_reason: str
+    epochs: int
+    max_epochs: int
+    curve: list[CurvePoint]
+    train_loss: list[float | None]
+
+
+class Throughput(ResultModel):
+    train_samples: int
+    samples_per_s: float
+
+
+class Energy(ResultModel):
+    available: bool
+    joules: float | None = None
+    meter: str | None = None
+    reason: str | None = None
+
+
+class EventLogRef(ResultModel):
+    file: str
+    sha256: str
+
+
+class RunResult(ResultModel):
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    suite_version: str
+    rules_version: str
+    workload: str
+    kind: Kind
+    scale: Scale
+    division: Division
+    run_index: int
+    seed: int
+    created_at: str
+    system: SystemRecord
+    environment: Provenance
+    dataset: DatasetRecord
+    hyperparameters: dict[str, HyperparameterValue]
+    timing: Timing
+    quality: Quality
+    throughput: Throughput
+    energy: Energy
+    event_log: EventLogRef
+
+
+class SignedRunResult(RunResult):
+    signature: SignatureBlock
+
+
+class ScoredRun(ResultModel):
+    file: str
+    sha256: str = Field(description="of the run file's bytes, so the score pins its runs")
+    seed: int
+    converged: bool
+    time_to_train_s: float | None
+    achieved: float | None
+
+
+class BenchmarkScore(ResultModel):
+    schema_version: Literal["1"] = SCHEMA_VERSION
+    suite_version: str
+    rules_version: str
+    workload: str
+    scale: Scale
+    division: Division
+    system: str
+    aggregation: Literal["olympic"] = "olympic"
+    minimum_runs: int
+    max_non_converged: int
+    runs: list[ScoredRun]
+    dropped: list[str]
+    non_converged: int
+    score_s: float | None
+    valid: bool
+    reason: str
+    created_at: str
+
+
+class SignedBenchmarkScore(BenchmarkScore):
+    signature: SignatureBlock

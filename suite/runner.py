@@ -1,0 +1,330 @@
+"""The runner: plan a set of runs, prepare the data, run each through the harness, write the
+signed result files and the score. The pytest plugin and `accelbench run` both drive this.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import torch
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mlperf_logging.mllog import constants as mlk
+
+from accelbench import __version__, datasets, provenance
+from accelbench.devices import Device, resolve_device
+from accelbench.errors import UserError
+from accelbench.events import EventLog
+from accelbench.harness import Harness, Progress, RunOutcome
+from accelbench.implementations import implementation_directory, resolve_implementation
+from accelbench.keys import load_or_create_key
+from accelbench.manifest import read_manifest
+from accelbench.results import (
+    BenchmarkScore,
+    CurvePoint,
+    DatasetRecord,
+    Energy,
+    EventLogRef,
+    Quality,
+    RunResult,
+    ScoredRun,
+    SignedBenchmarkScore,
+    SignedRunResult,
+    SplitRecord,
+    SystemRecord,
+    Throughput,
+    Timing,
+)
+from accelbench.rules.loader import load_rules
+from accelbench.rules.schema import SCALES, BenchmarkRules, Division, Scale
+from accelbench.scoring import olympic_score
+from accelbench.signing import sign_document
+from accelbench.store import prepare_results_directory, results_directory, write_json_atomic
+from accelbench.workload import RunContext
+
+Report = Callable[[str], None]
+NO_ENERGY_REASON = "no power meter is implemented for this device yet"
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan:
+    """A set of runs of one workload, checked before any work starts."""
+
+    rules: BenchmarkRules
+    scale: Scale
+    division: Division
+    device: Device
+    implementation: ModuleType
+    seeds: tuple[int, ...]
+    results_dir: Path
+    data_dir: Path
+    key: Ed25519PrivateKey = field(repr=False)
+    key_path: Path
+
+
+def plan_benchmark(
+    workload: str,
+    *,
+    device: str,
+    scale: str,
+    runs: int | None = None,
+    seed: int | None = None,
+    results_root: Path = Path("results"),
+    key_path: Path | None = None,
+    data_dir: Path | None = None,
+    division: Division = "closed",
+    report: Report = print,
+) -> BenchmarkPlan:
+    """Check every input (device, workload, scale, key, results dir) and fail fast, in one line."""
+    if scale not in SCALES:
+        raise UserError(f"unknown scale '{scale}': use one of {', '.join(SCALES)}")
+    if runs is not None and runs < 1:
+        raise UserError(f"--runs must be at least 1, got {runs}")
+    resolved = resolve_device(device)
+    rules = load_rules(workload)
+    implementation = resolve_implementation(workload, resolved)
+    key, key_file, created = load_or_create_key(key_path)
+    if created:
+        report(f"created a signing key at {key_file} (back it up; results are signed with it)")
+    count = runs if runs is not None else rules.runs.minimum[scale]  # type: ignore[index]
+    base = seed if seed is not None else secrets.randbelow(2**31)
+    target_dir = results_directory(results_root, resolved.name, workload, scale)
+    return BenchmarkPlan(
+        rules=rules,
+        scale=scale,  # type: ignore[arg-type]
+        division=division,
+        device=resolved,
+        implementation=implementation,
+        seeds=tuple(base + i for i in range(count)),
+        results_dir=prepare_results_directory(target_dir),
+        data_dir=datasets.data_directory(workload, scale, data_dir),  # type: ignore[arg-type]
+        key=key,
+        key_path=key_file,
+    )
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The run's data, verified and in memory before any clock starts."""
+
+    train_inputs: torch.Tensor
+    train_targets: torch.Tensor
+    eval_inputs: torch.Tensor
+    eval_targets: torch.Tensor
+    record: DatasetRecord
+
+
+def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
+    """Generate the dataset on first use, then load it, verifying every split's checksum."""
+    rules, scale = plan.rules, plan.scale
+    if not datasets.is_generated(plan.data_dir):
+        report(f"generating the {rules.workload} {scale} dataset in {plan.data_dir} (first use)")
+        datasets.generate(rules, scale, plan.data_dir, progress=_generation_progress(report))
+    eval_split = rules.quality.split
+    splits = datasets.load(rules, scale, plan.data_dir, ("train", eval_split))
+    manifest = read_manifest(plan.data_dir)
+    record = DatasetRecord(
+        id=f"{rules.workload}/{scale}",
+        generator_version=manifest.generator_version,
+        seed=manifest.seed,
+        splits={
+            name: SplitRecord(samples=entry.samples, sha256=entry.sha256)
+            for name, entry in manifest.splits.items()
+        },
+    )
+    report(
+        f"dataset {record.id} verified: "
+        + ", ".join(f"{name} {split.samples}" for name, split in record.splits.items())
+    )
+    return PreparedData(
+        train_inputs=splits["train"].frames,
+        train_targets=splits["train"].targets,
+        eval_inputs=splits[eval_split].frames,
+        eval_targets=splits[eval_split].targets,
+        record=record,
+    )
+
+
+def _generation_progress(report: Report) -> Callable[[int, int], None]:
+    state = {"last": -1}
+
+    def show(done: int, total: int) -> None:
+        percent = 100 * done // total
+        if percent // 10 != state["last"] // 10 or done == total:
+            state["last"] = percent
+            report(f"  generated {done}/{total} samples ({percent}%)")
+
+    return show
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+class BenchmarkSet:
+    """The runs of one plan: run them one by one, then score them."""
+
+    def __init__(self, plan: BenchmarkPlan, report: Report = print) -> None:
+        self.plan = plan
+        self.report = report
+        self.results: dict[int, SignedRunResult] = {}
+        self.last_score: SignedBenchmarkScore | None = None
+        self._data: PreparedData | None = None
+        self._provenance = provenance.collect(implementation_directory(plan.implementation))
+
+    @property
+    def data(self) -> PreparedData:
+        if self._data is None:
+            self._data = prepare_data(self.plan, self.report)
+        return self._data
+
+    def run(self, index: int) -> SignedRunResult:
+        """Train run `index` (from 1) to the target or the epoch budget and write its files."""
+        plan, rules = self.plan, self.plan.rules
+        seed = plan.seeds[index - 1]
+        hyperparameters = rules.hyperparameters.for_scale(plan.scale)
+        problems = rules.hyperparameters.violations(plan.division, hyperparameters)
+        if problems:
+            raise UserError(f"hyperparameters break the {plan.division} rules: {'; '.join(problems)}")
+        context = RunContext(
+            workload=rules.workload,
+            scale=plan.scale,
+            division=plan.division,
+            hyperparameters=hyperparameters,
+            seed=seed,
+            device=plan.device.torch_device,
+            train_inputs=self.data.train_inputs,
+            train_targets=self.data.train_targets,
+            eval_inputs=self.data.eval_inputs,
+        )
+        log_path = plan.results_dir / f"run_{index}.mllog"
+        label = f"run {index}/{len(plan.seeds)}"
+        self.report(f"{rules.workload} {plan.scale} {label} on {plan.device.name} (seed {seed})")
+        with EventLog(log_path) as log:
+            log.event(mlk.SUBMISSION_BENCHMARK, rules.workload)
+            log.event(mlk.SUBMISSION_DIVISION, plan.division)
+            log.event(mlk.SUBMISSION_ORG, "accelbench")
+            log.event(mlk.SUBMISSION_PLATFORM, plan.device.description)
+            log.event(mlk.SUBMISSION_STATUS, "research")
+            outcome = Harness(rules, plan.scale).run(
+                plan.implementation, context, self.data.eval_targets, log,
+                on_progress=lambda p: self.report(format_progress(label, p, rules.quality.metric)),
+            )
+        result = self._result(index, seed, hyperparameters, outcome, log_path)
+        signed = sign_document(result.model_dump(mode="json"), plan.key)
+        write_json_atomic(plan.results_dir / f"run_{index}.json", signed)
+        self.results[index] = SignedRunResult.model_validate(signed)
+        verdict = "converged" if outcome.converged else "NOT converged"
+        self.report(f"{label}: {verdict} ({outcome.stop_reason}); wrote {plan.results_dir}/run_{index}.json")
+        return self.results[index]
+
+    def _result(self, index, seed, hyperparameters, outcome: RunOutcome, log_path: Path) -> RunResult:
+        plan, rules = self.plan, self.plan.rules
+        budget = rules.timing.init_budget_s[plan.division]
+        return RunResult(
+            suite_version=__version__,
+            rules_version=rules.rules_version,
+            workload=rules.workload,
+            kind=rules.kind,
+            scale=plan.scale,
+            division=plan.division,
+            run_index=index,
+            seed=seed,
+            created_at=_now(),
+            system=SystemRecord(
+                name=plan.device.name,
+                device=plan.device.description,
+                implementation=plan.implementation.__name__,
+            ),
+            environment=self._provenance,
+            dataset=self.data.record,
+            hyperparameters=hyperparameters,
+            timing=Timing(
+                init_s=outcome.init_s,
+                init_budget_s=budget,
+                run_s=outcome.run_s,
+                time_to_train_s=outcome.run_s + max(0.0, outcome.init_s - budget),
+                epoch_s=outcome.epoch_s,
+            ),
+            quality=Quality(
+                metric=rules.quality.metric,
+                split=rules.quality.split,
+                direction=rules.quality.direction,
+                target=rules.quality.target[plan.scale],
+                achieved=outcome.achieved,
+                converged=outcome.converged,
+                stop_reason=outcome.stop_reason,
+                epochs=outcome.epochs,
+                max_epochs=rules.quality.max_epochs[plan.scale],
+                curve=[CurvePoint(epoch=p.epoch, value=p.value, elapsed_s=p.elapsed_s) for p in outcome.curve],
+                train_loss=outcome.train_loss,
+            ),
+            throughput=Throughput(
+                train_samples=outcome.train_samples,
+                samples_per_s=outcome.train_samples / outcome.run_s if outcome.run_s > 0 else 0.0,
+            ),
+            energy=Energy(available=False, reason=NO_ENERGY_REASON),
+            event_log=EventLogRef(
+                file=log_path.name, sha256=hashlib.sha256(log_path.read_bytes()).hexdigest()
+            ),
+        )
+
+    def ordered_results(self) -> list[SignedRunResult]:
+        return [self.results[i] for i in sorted(self.results)]
+
+    def score(self) -> SignedBenchmarkScore:
+        """Olympic score over the runs done so far; written, signed, beside them."""
+        plan, rules = self.plan, self.plan.rules
+        ordered = self.ordered_results()
+        times = [r.timing.time_to_train_s if r.quality.converged else None for r in ordered]
+        minimum = rules.runs.minimum[plan.scale]
+        outcome = olympic_score(times, minimum, rules.runs.max_non_converged)
+        files = [f"run_{r.run_index}.json" for r in ordered]
+        score = BenchmarkScore(
+            suite_version=__version__,
+            rules_version=rules.rules_version,
+            workload=rules.workload,
+            scale=plan.scale,
+            division=plan.division,
+            system=plan.device.name,
+            minimum_runs=minimum,
+            max_non_converged=rules.runs.max_non_converged,
+            runs=[
+                ScoredRun(
+                    file=name,
+                    sha256=hashlib.sha256((plan.results_dir / name).read_bytes()).hexdigest(),
+                    seed=r.seed,
+                    converged=r.quality.converged,
+                    time_to_train_s=r.timing.time_to_train_s if r.quality.converged else None,
+                    achieved=r.quality.achieved,
+                )
+                for name, r in zip(files, ordered)
+            ],
+            dropped=[files[i] for i in outcome.dropped],
+            non_converged=outcome.non_converged,
+            score_s=outcome.value_s,
+            valid=outcome.valid,
+            reason=outcome.reason,
+            created_at=_now(),
+        )
+        signed = sign_document(score.model_dump(mode="json"), plan.key)
+        write_json_atomic(plan.results_dir / "score.json", signed)
+        self.last_score = SignedBenchmarkScore.model_validate(signed)
+        return self.last_score
+
+
+def format_progress(label: str, progress: Progress, metric: str) -> str:
+    evaluated = (
+        f" | val {metric} {progress.metric:.4f} (target {progress.target:g})"
+        if progress.metric is not None else ""
+    )
+    return (
+        f"  {label} epoch {progress.epoch}/{progress.max_epochs} | train loss "
+        f"{progress.train_loss:.4f}{evaluated} | {progress.samples_per_s:,.0f} samples/s | "
+        f"{progress.elapsed_s:.0f}s elapsed, <= {progress.budget_left_s:.0f}s left to the epoch budget"
+    )

@@ -1,0 +1,58 @@
+"""Where results go on disk, and writing them so that a crash never leaves half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from accelbench.errors import UserError
+
+
+def results_directory(root: Path, system: str, workload: str, scale: str) -> Path:
+    return root / system / workload / scale
+
+
+def prepare_results_directory(path: Path) -> Path:
+    """Create `path`, prove it is writable, and refuse to mix a new set of runs into an old one."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+    except OSError as err:
+        raise UserError(
+            f"results directory {path} is not writable ({err.strerror}): "
+            "pass --results-dir with a directory you can write to"
+        ) from None
+    earlier = sorted(p.name for p in path.glob("run_*.json"))
+    if earlier:
+        raise UserError(
+            f"results directory {path} already holds a set of runs ({earlier[0]} ...): "
+            "pass another --results-dir or move those results away first"
+        )
+    return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, fsync, then rename over it."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def render_result(document: Mapping[str, object]) -> bytes:
+    """The exact bytes of a result file: what is written here and what the verifier expects."""
+    return (json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def write_json_atomic(path: Path, document: Mapping[str, object]) -> None:
+    write_bytes_atomic(path, render_result(document))

@@ -1,0 +1,48 @@
+"""The one-screen summary of a set of runs: a row per run, then the olympic score."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from accelbench.results import SignedBenchmarkScore, SignedRunResult
+
+
+def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScore) -> Table:
+    first = results[0] if results else None
+    title = f"{score.workload} ({score.scale}, {score.division}) on {score.system}"
+    table = Table(title=title, title_justify="left")
+    metric = first.quality.metric if first else "quality"
+    for column in ("run", "seed", "converged", "epochs", f"val {metric}", "target",
+                   "time to train [s]", "samples/s", "init [s]"):
+        table.add_column(column, justify="left" if column == "run" else "right")
+    dropped = set(score.dropped)
+    for result in results:
+        name = f"run_{result.run_index}.json"
+        achieved = result.quality.achieved
+        table.add_row(
+            name + (" (dropped)" if name in dropped else ""),
+            str(result.seed),
+            "yes" if result.quality.converged else "NO",
+            f"{result.quality.epochs}/{result.quality.max_epochs}",
+            "n/a" if achieved is None else f"{achieved:.4f}",
+            f"{result.quality.target:g}",
+            f"{result.timing.time_to_train_s:.1f}",
+            f"{result.throughput.samples_per_s:,.0f}",
+            f"{result.timing.init_s:.2f}",
+        )
+    verdict = "valid" if score.valid else f"NOT VALID: {score.reason}"
+    value = "n/a" if score.score_s is None else f"{score.score_s:.1f} s"
+    table.caption = f"olympic score: {value} ({verdict}); energy: not measured"
+    table.caption_justify = "left"
+    return table
+
+
+def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore, width: int = 110) -> str:
+    """The table as plain text, for terminals that rich does not drive (pytest's reporter)."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, force_terminal=False).print(summary_table(results, score))
+    return buffer.getvalue()

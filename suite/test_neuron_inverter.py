@@ -1,0 +1,21 @@
+"""Benchmark: neuron_inverter — train the CNN+FC regressor until val MSE meets the target.
+
+Collected by `pytest suite --device=... --scale=...`: one test per run (fails with the achieved
+value when a run misses the target within its epoch budget), then the olympic score.
+"""
+
+WORKLOAD = "neuron_inverter"
+
+
+def test_run(benchmark_set, run_index):
+    result = benchmark_set.run(run_index)
+    quality = result.quality
+    assert quality.converged, (
+        f"run {run_index} did not converge: val {quality.metric} {quality.achieved} vs target "
+        f"{quality.target} after {quality.epochs}/{quality.max_epochs} epochs ({quality.stop_reason})"
+    )
+
+
+def test_score(benchmark_set):
+    score = benchmark_set.score()
+    assert score.valid, f"score not valid: {score.reason}"

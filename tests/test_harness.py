@@ -1,0 +1,115 @@
+"""The harness owns the clock, the eval cadence and the stop rule."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from accelbench.events import EventLog
+from accelbench.harness import Harness
+from accelbench.rules.loader import load_rules
+from accelbench.workload import EpochReport, RunContext, TrainingSession
+
+RULES = load_rules("neuron_inverter")
+TARGETS = torch.zeros(8, 15)
+
+
+class FakeClock:
+    """Advances one second per reading, so every interval is deterministic."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 1.0
+        return self.now
+
+
+class ScriptedSession(TrainingSession):
+    """Returns predictions whose MSE follows a script; records what the harness asked."""
+
+    def __init__(self, mse_by_epoch, losses=None):
+        self.mse_by_epoch = mse_by_epoch
+        self.losses = losses or {}
+        self.epoch = 0
+        self.after_eval_calls = []
+        self.warmed = False
+
+    def warm_up(self):
+        self.warmed = True
+
+    def train_epoch(self, epoch):
+        self.epoch = epoch
+        return EpochReport(samples=100, train_loss=self.losses.get(epoch, 0.5))
+
+    def predict_eval(self):
+        return torch.full_like(TARGETS, math.sqrt(self.mse_by_epoch[self.epoch]))
+
+    def after_eval(self, metric):
+        self.after_eval_calls.append(metric)
+
+
+class Implementation:
+    def __init__(self, session):
+        self.session = session
+
+    def create_session(self, context):
+        return self.session
+
+
+def context():
+    return RunContext("neuron_inverter", "smoke", "closed", {}, 7, "cpu",
+                      torch.zeros(4, 1600, 4), torch.zeros(4, 15), torch.zeros(8, 1600, 4))
+
+
+def run(tmp_path, session, scale="smoke"):
+    log_path = tmp_path / "run.mllog"
+    with EventLog(log_path) as log:
+        outcome = Harness(RULES, scale, clock=FakeClock()).run(
+            Implementation(session), context(), TARGETS, log)
+    events = [json.loads(line.split(":::MLLOG ", 1)[1]) for line in log_path.read_text().splitlines()]
+    return outcome, events
+
+
+def test_stops_at_the_first_eval_that_meets_the_target(tmp_path):
+    target = RULES.quality.target["smoke"]
+    session = ScriptedSession({1: 0.3, 2: target + 1e-3, 3: target, 4: 0.0})
+    outcome, events = run(tmp_path, session)
+    assert outcome.converged and outcome.epochs == 3
+    assert outcome.achieved == pytest.approx(target)
+    assert outcome.stop_reason == "target reached at epoch 3"
+    assert session.warmed
+    assert session.after_eval_calls == pytest.approx([0.3, target + 1e-3])
+    assert [p.epoch for p in outcome.curve] == [1, 2, 3]
+    keys = [e["key"] for e in events]
+    assert keys[:2] == ["init_start", "seed"] and "init_stop" in keys
+    assert keys.index("init_stop") < keys.index("run_start") < keys.index("run_stop")
+    run_stop = events[keys.index("run_stop")]
+    assert run_stop["metadata"]["status"] == "success"
+    evals = [e for e in events if e["key"] == "eval_accuracy"]
+    assert [e["metadata"]["epoch_num"] for e in evals] == [1, 2, 3]
+    assert evals[-1]["metadata"]["samples_count"] == 300
+
+
+def test_misses_the_target_within_the_budget(tmp_path):
+    budget = RULES.quality.max_epochs["smoke"]
+    outcome, events = run(tmp_path, ScriptedSession({e: 0.3 for e in range(1, budget + 1)}))
+    assert not outcome.converged and outcome.epochs == budget
+    assert outcome.achieved == pytest.approx(0.3)
+    assert "budget" in outcome.stop_reason
+    assert [e for e in events if e["key"] == "run_stop"][0]["metadata"]["status"] == "aborted"
+
+
+def test_a_diverged_run_stops_and_records_null(tmp_path):
+    outcome, events = run(tmp_path, ScriptedSession({1: 0.3}, losses={2: math.nan}))
+    assert not outcome.converged and outcome.epochs == 2
+    assert outcome.train_loss == [0.5, None]
+    assert "diverged" in outcome.stop_reason
+    assert all("NaN" not in json.dumps(e) for e in events)
+
+
+def test_times_come_from_the_harness_clock(tmp_path):
+    outcome, _ = run(tmp_path, ScriptedSession({1: 0.0}))
+    assert outcome.init_s == 1.0  # one tick between init begin and init end
+    assert outcome.run_s > 0 and all(t > 0 for t in outcome.epoch_s)

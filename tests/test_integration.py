@@ -1,0 +1,141 @@
+"""The real suite at smoke scale, end to end, as a user runs it: generate, train to the target,
+write signed results, verify them, and see tampering and corruption refused."""
+
+import json
+import os
+import sys
+
+import pytest
+
+from accelbench.rules.loader import load_rules
+from accelbench.rules.schema import CalibrationRecord
+from conftest import REPO, run_command
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+pytestmark = pytest.mark.integration
+RULES = load_rules("neuron_inverter")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("suite")
+    env = dict(os.environ)
+    env["ACCELBENCH_CONFIG_DIR"] = str(root / "config")
+    env["ACCELBENCH_DATA_DIR"] = str(root / "data")
+    key = root / "signing.pem"
+    keygen = run_command(["accelbench", "keygen", "--key", str(key)], env, root)
+    assert keygen.returncode == 0, keygen.stderr
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    return root, env, key
+
+
+@pytest.fixture(scope="module")
+def suite_run(workspace):
+    root, env, key = workspace
+    results = root / "results"
+    result = run_command(
+        ["pytest", str(REPO / "suite"), "--device=cpu", "--scale=smoke", "--seed=7",
+         "--results-dir", str(results), "--key", str(key), "-p", "no:cacheprovider"],
+        env, root,
+    )
+    return result, results / "cpu" / "neuron_inverter" / "smoke"
+
+
+def test_suite_trains_to_target_and_reports(suite_run):
+    result, _ = suite_run
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "4 passed" in output  # 3 runs + the score
+    assert "generating the neuron_inverter smoke dataset" in output
+    assert "run 1/3 epoch 1/15 | train loss" in output and "samples/s" in output
+    assert "left to the epoch budget" in output
+    assert "olympic score:" in output and "(valid)" in output
+
+
+def test_results_are_complete_and_consistent(suite_run):
+    _, directory = suite_run
+    runs = [json.loads((directory / f"run_{i}.json").read_text()) for i in (1, 2, 3)]
+    assert [r["seed"] for r in runs] == [7, 8, 9]
+    for run in runs:
+        quality = run["quality"]
+        assert quality["converged"] and quality["achieved"] <= RULES.quality.target["smoke"]
+        assert quality["curve"][-1]["value"] == quality["achieved"]
+        assert len(run["timing"]["epoch_s"]) == quality["epochs"]
+        assert run["dataset"]["splits"]["train"]["sha256"] == RULES.dataset.sha256["smoke"]["train"]
+        assert run["energy"] == {"available": False, "joules": None, "meter": None,
+                                 "reason": "no power meter is implemented for this device yet"}
+        assert run["signature"]["algorithm"] == "ed25519"
+        events = [json.loads(line.split(":::MLLOG ", 1)[1])
+                  for line in (directory / run["event_log"]["file"]).read_text().splitlines()]
+        keys = [e["key"] for e in events]
+        assert keys.count("run_start") == keys.count("run_stop") == 1
+        assert keys.count("eval_accuracy") == quality["epochs"]
+        assert events[keys.index("run_stop")]["metadata"]["status"] == "success"
+    score = json.loads((directory / "score.json").read_text())
+    assert score["valid"] and len(score["dropped"]) == 2
+    kept = [r["timing"]["time_to_train_s"] for r in runs
+            if f"run_{r['run_index']}.json" not in score["dropped"]]
+    assert score["score_s"] == pytest.approx(kept[0])
+
+
+def test_verify_accepts_the_files_and_refuses_tampering(workspace, suite_run):
+    root, env, _ = workspace
+    _, directory = suite_run
+    files = [str(directory / name) for name in ("run_1.json", "run_2.json", "run_3.json", "score.json")]
+    ok = run_command(["accelbench", "verify", *files], env, root)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.count("OK ") == 4
+
+    tampered = directory / "run_2.json"
+    original = tampered.read_text()
+    doc = json.loads(original)
+    doc["timing"]["run_s"] *= 0.5
+    tampered.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    bad = run_command(["accelbench", "verify", str(tampered)], env, root)
+    assert bad.returncode == 1 and "content changed after signing" in bad.stdout
+    tampered.write_text(original)
+
+    log = directory / "run_3.mllog"
+    log_text = log.read_text()
+    log.write_text(log_text.replace('"status": "success"', '"status": "aborted"'))
+    bad = run_command(["accelbench", "verify", str(directory / "run_3.json")], env, root)
+    assert bad.returncode == 1 and "log changed after signing" in bad.stdout
+    log.write_text(log_text)
+
+
+def test_cli_run_and_a_corrupt_dataset(workspace, suite_run):
+    root, env, key = workspace
+    run = run_command(["accelbench", "run", "neuron_inverter", "--scale", "smoke", "--runs", "1",
+                       "--seed", "7", "--key", str(key), "--results-dir", str(root / "cli")], env, root)
+    # one run is below the rules' minimum of 3: the run converges, the score is not valid
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "NOT VALID: 1 run(s) but the rules require 3" in run.stdout
+    assert (root / "cli" / "cpu" / "neuron_inverter" / "smoke" / "run_1.json").exists()
+
+    data_file = root / "data" / "neuron_inverter" / "smoke" / "neuron_inverter.data.h5"
+    blob = bytearray(data_file.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    data_file.write_bytes(bytes(blob))
+    corrupt = run_command(
+        ["pytest", str(REPO / "suite"), "--scale=smoke", "--runs=1", "--key", str(key),
+         "--results-dir", str(root / "corrupt"), "-p", "no:cacheprovider"], env, root)
+    output = corrupt.stdout + corrupt.stderr
+    assert corrupt.returncode == 1 and "Traceback" not in output
+    assert f"Failed: {data_file}" in output, output
+
+
+def test_calibration_record_from_the_runs(workspace, suite_run):
+    root, env, _ = workspace
+    _, directory = suite_run
+    result = run_command(["accelbench", "rules", "calibration", str(directory),
+                          "--command", "pytest suite --scale=smoke --seed=7"], env, root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    table = tomllib.loads(result.stdout)["calibration"]["smoke"]
+    record = CalibrationRecord.model_validate(table)
+    assert record.status == "calibrated" and record.runs == 3 and record.seeds == [7, 8, 9]
+    assert all(1 <= e <= RULES.quality.max_epochs["smoke"] for e in record.epochs_to_target)
+    assert all(v <= RULES.quality.target["smoke"] for v in record.final_metric)

@@ -1,0 +1,172 @@
+"""Rule files load into the schema; malformed ones fail with file, field and reason."""
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from accelbench.errors import UserError
+from accelbench.rules.loader import available_workloads, load_rules, load_rules_file, rules_path
+from accelbench.rules.schema import SCALES, BenchmarkRules
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+
+def reference_data() -> dict:
+    return tomllib.loads(rules_path("neuron_inverter").read_text())
+
+
+def write_toml(path: Path, data: dict) -> Path:
+    """A tiny TOML writer for the shapes our rule files use (tables, scalars, arrays)."""
+    lines: list[str] = []
+
+    def scalar(value):
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str):
+            return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(value, list):
+            return "[" + ", ".join(scalar(v) for v in value) + "]"
+        if isinstance(value, dict):
+            return "{ " + ", ".join(f'"{k}" = {scalar(v)}' for k, v in value.items()) + " }"
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        return repr(value)
+
+    def table(prefix: str, data: dict) -> None:
+        scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in data.items() if isinstance(v, dict)}
+        if prefix:
+            lines.append(f"[{prefix}]")
+        for key, value in scalars.items():
+            lines.append(f'"{key}" = {scalar(value)}')
+        for key, value in tables.items():
+            table(f'{prefix}."{key}"' if prefix else f'"{key}"', value)
+
+    table("", data)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_every_rule_file_loads():
+    assert "neuron_inverter" in available_workloads()
+    for workload in available_workloads():
+        rules = load_rules(workload)
+        assert rules.workload == workload
+
+
+def test_neuron_inverter_rules_are_consistent():
+    rules = load_rules("neuron_inverter")
+    assert rules.kind == "train_to_target"
+    assert rules.quality.direction == "at_most"
+    for scale in SCALES:
+        assert rules.hyperparameters.violations("closed", rules.hyperparameters.for_scale(scale)) == []
+    assert rules.quality.target["smoke"] < 1 / 3, "smoke target must beat predict-zero (1/3)"
+    assert rules.dataset.splits["full"]["train"] == 7_500_000
+    assert rules.calibration["full"].status == "uncalibrated"
+
+
+def test_round_trip_through_toml(tmp_path):
+    rules = load_rules_file(write_toml(tmp_path / "r.toml", reference_data()))
+    assert rules == load_rules("neuron_inverter")
+
+
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d.pop("quality"), "quality"),
+        (lambda d: d["quality"].update(direction="lower"), "quality.direction"),
+        (lambda d: d["quality"]["target"].pop("small"), "quality.target"),
+        (lambda d: d["runs"].update(minimum={"smoke": 0, "small": 3, "full": 5}), "runs.minimum.smoke"),
+        (lambda d: d.update(surprise=1), "surprise"),
+        (lambda d: d["dataset"]["splits"]["smoke"].update(train="1024"), "dataset.splits.smoke.train"),
+        (lambda d: d["dataset"]["sha256"]["smoke"].update(train="abc"), "dataset.sha256.smoke.train"),
+        (lambda d: d["hyperparameters"]["closed"].update(batch_size={"kind": "range", "min": 9, "max": 1}),
+         "hyperparameters.closed.batch_size"),
+        (lambda d: d["hyperparameters"]["closed"].pop("learning_rate"), "hyperparameters"),
+        (lambda d: d["calibration"]["small"].update(status="calibrated"), "calibration.small"),
+    ],
+)
+def test_malformed_rules_name_file_and_field(tmp_path, mutate, field):
+    data = reference_data()
+    mutate(data)
+    path = write_toml(tmp_path / "bad.toml", data)
+    with pytest.raises(UserError) as err:
+        load_rules_file(path)
+    message = str(err.value)
+    assert str(path) in message and f"'{field}" in message
+    assert "\n" not in message
+
+
+def test_invalid_toml_is_one_line(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("workload = \n")
+    with pytest.raises(UserError, match="invalid TOML") as err:
+        load_rules_file(path)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_workload_lists_known_ones():
+    with pytest.raises(UserError, match="known workloads are .*neuron_inverter"):
+        load_rules("no_such_workload")
+
+
+def test_schema_fits_inference_and_sampling_workloads():
+    """The other kinds in DESIGN.md fit the same schema without changes."""
+    data = reference_data()
+    inference = copy.deepcopy(data)
+    inference.update(workload="lstm_inference", kind="inference", title="2xLSTM(256) inference")
+    inference["quality"].update(metric="max_abs_error_vs_fp32", direction="at_most",
+                                target={"smoke": 1e-2, "small": 1e-2, "full": 1e-2},
+                                reported=["samples_per_s", "latency_p50_ms", "latency_p99_ms"])
+    sampling = copy.deepcopy(data)
+    sampling.update(workload="mcmc_alpha", kind="sampling", title="HMC alpha estimation")
+    sampling["quality"].update(
+        metric="max_rhat", direction="at_most", target={"smoke": 1.1, "small": 1.05, "full": 1.01},
+        bounds=[{"metric": "min_ess", "direction": "at_least",
+                 "value": {"smoke": 50.0, "small": 200.0, "full": 400.0}}],
+    )
+    for data in (inference, sampling):
+        assert isinstance(BenchmarkRules.model_validate(data), BenchmarkRules)
+
+
+def test_constraints_judge_values():
+    hyper = load_rules("neuron_inverter").hyperparameters
+    values = hyper.for_scale("small")
+    assert hyper.violations("closed", {**values, "optimizer": "sgd"}) == [
+        "'optimizer' = 'sgd' breaks fixed 'adamw'"
+    ]
+    assert "learning_rate" in hyper.violations("closed", {**values, "learning_rate": 0.5})[0]
+    assert hyper.violations("closed", {**values, "batch_size": True})  # a bool is not a number
+    assert hyper.violations("open", {**values, "optimizer": "sgd"}) == []
+    assert hyper.violations("closed", {**values, "extra": 1}) == ["'extra' is not an allowed hyperparameter"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=12,
+))
+def test_arbitrary_quality_tables_fail_cleanly(tmp_path_factory, junk):
+    """Whatever sits where the quality table belongs, loading fails with one line, no crash."""
+    data = reference_data()
+    data["quality"] = junk
+    path = write_toml(tmp_path_factory.mktemp("rules") / "fuzz.toml", data)
+    with pytest.raises(UserError) as err:
+        load_rules_file(path)
+    assert "\n" not in str(err.value)
+
+
+def test_integer_ranges_refuse_fractions():
+    hyper = load_rules("neuron_inverter").hyperparameters
+    values = hyper.for_scale("small")
+    assert hyper.violations("closed", {**values, "batch_size": 128.5}) == [
+        "'batch_size' = 128.5 breaks integer range [16, 4096]"
+    ]

@@ -1,0 +1,77 @@
+"""Olympic scoring and the shared target comparison."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from accelbench.quality import compute_metric, mean_squared_error, meets_target
+from accelbench.errors import UserError
+from accelbench.scoring import olympic_score
+
+
+def test_olympic_drops_fastest_and_slowest():
+    score = olympic_score([10.0, 30.0, 20.0, 25.0, 15.0], minimum_runs=5, max_non_converged=1)
+    assert score.valid and score.value_s == pytest.approx(20.0)
+    assert score.dropped == (0, 1)
+    assert score.kept == (2, 3, 4)
+
+
+def test_one_non_converged_run_is_dropped_as_slowest():
+    score = olympic_score([10.0, None, 20.0, 30.0, 40.0], minimum_runs=5, max_non_converged=1)
+    assert score.valid and score.value_s == pytest.approx(30.0)
+    assert 1 in score.dropped and score.non_converged == 1
+
+
+def test_two_non_converged_runs_invalidate_the_score():
+    score = olympic_score([10.0, None, 20.0, None, 40.0], minimum_runs=5, max_non_converged=1)
+    assert not score.valid and score.value_s is None
+    assert "2 of 5 runs did not converge" in score.reason
+
+
+def test_too_few_runs_report_the_mean_but_are_not_valid():
+    score = olympic_score([12.0], minimum_runs=3, max_non_converged=1)
+    assert score.value_s == 12.0 and not score.valid
+    assert "require 3" in score.reason
+
+
+def test_no_runs():
+    assert not olympic_score([], 3, 1).valid
+
+
+@given(st.lists(st.floats(min_value=0.1, max_value=1e5), min_size=3, max_size=40))
+def test_olympic_mean_lies_between_extremes(times):
+    score = olympic_score(times, minimum_runs=3, max_non_converged=1)
+    assert score.valid
+    assert min(times) - 1e-6 <= score.value_s <= max(times) + 1e-6
+    assert len(score.kept) == len(times) - 2
+
+
+@pytest.mark.parametrize(
+    "value, target, direction, expected",
+    [
+        (0.1, 0.1, "at_most", True),
+        (0.1000001, 0.1, "at_most", False),
+        (0.9, 0.9, "at_least", True),
+        (0.89, 0.9, "at_least", False),
+        (None, 0.1, "at_most", False),
+        (math.nan, 0.1, "at_most", False),
+        (math.inf, 0.1, "at_least", False),
+        (-math.inf, 0.1, "at_most", False),
+    ],
+)
+def test_meets_target(value, target, direction, expected):
+    assert meets_target(value, target, direction) is expected
+
+
+def test_mse_matches_torch_and_checks_shapes():
+    predictions, targets = torch.randn(64, 15), torch.rand(64, 15) * 2 - 1
+    expected = torch.nn.functional.mse_loss(predictions.double(), targets.double()).item()
+    assert mean_squared_error(predictions, targets) == pytest.approx(expected)
+    assert compute_metric("mse", torch.zeros(4, 15), torch.ones(4, 15)) == 1.0
+    with pytest.raises(ValueError):
+        mean_squared_error(torch.zeros(4, 15), torch.zeros(5, 15))
+    with pytest.raises(UserError, match="unknown quality metric"):
+        compute_metric("accuracy@5", predictions, targets)

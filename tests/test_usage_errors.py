@@ -1,0 +1,63 @@
+"""Bad options fail at once with one line that names the fix; never a traceback."""
+
+import pytest
+
+from conftest import REPO, run_command
+
+
+def assert_one_line_error(result, *fragments):
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
+    lines = [line for line in output.splitlines() if "error" in line.lower()]
+    assert len(lines) == 1, output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize(
+    "option, fragments",
+    [
+        ("--device=a100", ["needs an NVIDIA GPU with CUDA", "--device=cpu"]),
+        ("--device=ipu", ["needs poptorch", "Dockerfile.ipu"]),
+        ("--device=tpu", ["unknown device 'tpu'", "cpu, a100, ipu"]),
+        ("--scale=huge", ["unknown scale 'huge'", "smoke, small, full"]),
+        ("--runs=0", ["--runs must be at least 1"]),
+    ],
+)
+def test_pytest_suite_usage_errors(tmp_path, isolated_env, option, fragments):
+    result = run_command(["pytest", str(REPO / "suite"), option, "-p", "no:cacheprovider",
+                          "--results-dir", str(tmp_path / "results")], isolated_env, tmp_path)
+    assert result.returncode == 4  # pytest's usage-error exit code
+    assert_one_line_error(result, *fragments)
+
+
+def test_unwritable_results_dir(tmp_path, isolated_env):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_command(["pytest", str(REPO / "suite"), "-p", "no:cacheprovider",
+                          "--results-dir", str(blocker / "results")], isolated_env, tmp_path)
+    assert_one_line_error(result, str(blocker), "--results-dir")
+
+
+def test_bad_key_file(tmp_path, isolated_env):
+    key = tmp_path / "key.pem"
+    key.write_text("not a key")
+    key.chmod(0o600)
+    result = run_command(["pytest", str(REPO / "suite"), "-p", "no:cacheprovider",
+                          "--key", str(key), "--results-dir", str(tmp_path / "r")],
+                         isolated_env, tmp_path)
+    assert_one_line_error(result, str(key))
+
+
+def test_cli_unknown_workload(tmp_path, isolated_env):
+    result = run_command(["accelbench", "run", "nope", "--results-dir", str(tmp_path / "r")],
+                         isolated_env, tmp_path)
+    assert result.returncode == 2
+    assert_one_line_error(result, "unknown workload 'nope'", "neuron_inverter")
+
+
+def test_cli_missing_dataset_names_the_fix(tmp_path, isolated_env):
+    result = run_command(["accelbench", "data", "verify", "neuron_inverter", "--scale", "smoke",
+                          "--data-dir", str(tmp_path / "empty")], isolated_env, tmp_path)
+    assert_one_line_error(result, "accelbench data generate neuron_inverter")
