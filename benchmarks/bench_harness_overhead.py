@@ -1,13 +1,15 @@
 """Harness overhead: the reference trained through the harness vs a bare loop, in one run.
 
-    python benchmarks/bench_harness_overhead.py [--scale smoke] [--epochs 4] [--pairs 3]
+    python benchmarks/bench_harness_overhead.py [--scale smoke] [--epochs 4] [--pairs 9]
 
 Both sides train the same model with the same optimizer, batch, data (the scale's train split,
 in memory) and seed for the same number of epochs, and evaluate on the val split after every
-epoch. The bare side is a plain PyTorch loop with nothing around it; the harness side is
-`Harness.run` with the reference session, event log and progress callback, held to exactly
-`--epochs` by an unreachable target. Pairs run interleaved (bare, harness, bare, ...) so that
-load on this shared machine hits both sides alike; the ratio of medians is printed.
+epoch. The bare side is a plain PyTorch loop with nothing around it, timed from its first
+epoch; the harness side is `Harness.run` with the reference session, event log and progress
+callback, held to exactly `--epochs` by an unreachable target, and its time is the scored
+time-to-train (the timed region, which excludes the budgeted init). After one uncounted warm-up epoch, pairs run interleaved
+(bare, harness, bare, ...) so that load on this shared machine hits both sides alike; the
+ratio of medians is printed with the per-pair ratios, whose spread is the noise floor.
 """
 
 from __future__ import annotations
@@ -31,12 +33,12 @@ from accelbench.workload import RunContext
 
 def bare_loop(train, val, hyper, epochs: int, seed: int) -> float:
     """Seconds for `epochs` of training + eval with no harness, no session object, no logging."""
-    start = time.perf_counter()
     torch.manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
     model = NeuronInverter()
     optimizer = torch.optim.AdamW(model.parameters(), lr=hyper["learning_rate"], weight_decay=0.0)
     batch = hyper["batch_size"]
+    start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         for group in optimizer.param_groups:
             group["lr"] = hyper["learning_rate"] * min(1.0, epoch / hyper["warmup_epochs"])
@@ -56,20 +58,20 @@ def bare_loop(train, val, hyper, epochs: int, seed: int) -> float:
 
 
 def harness_run(rules, scale, train, val, hyper, seed: int, log_dir: Path) -> float:
-    """Seconds for the same work through the harness (init + timed region, as a user waits)."""
+    """The scored time (the harness's timed region) for the same work through the harness."""
     context = RunContext(rules.workload, scale, "closed", hyper, seed, "cpu",
                          train.frames, train.targets, val.frames)
-    start = time.perf_counter()
     with EventLog(log_dir / f"run_{seed}_{time.monotonic_ns()}.mllog") as log:
-        Harness(rules, scale).run(training, context, val.targets, log, on_progress=lambda p: None)
-    return time.perf_counter() - start
+        outcome = Harness(rules, scale).run(training, context, val.targets, log,
+                                            on_progress=lambda p: None)
+    return outcome.run_s
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="smoke")
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=9)
     args = parser.parse_args()
 
     rules = load_rules("neuron_inverter")
@@ -86,13 +88,16 @@ def main() -> None:
           f"{args.epochs} epochs, {args.pairs} interleaved pairs, {torch.get_num_threads()} threads")
     bare, harnessed = [], []
     with tempfile.TemporaryDirectory() as tmp:
+        bare_loop(train, val, hyper, 1, seed=0)  # warm up allocator and kernels; not counted
         for pair in range(args.pairs):
             bare.append(bare_loop(train, val, hyper, args.epochs, seed=pair))
             harnessed.append(harness_run(rules, args.scale, train, val, hyper, pair, Path(tmp)))
             print(f"  pair {pair + 1}: bare {bare[-1]:.2f} s, harness {harnessed[-1]:.2f} s")
-    ratio = statistics.median(harnessed) / statistics.median(bare)
-    print(f"median bare {statistics.median(bare):.2f} s, harness {statistics.median(harnessed):.2f} s: "
-          f"ratio {ratio:.4f} (overhead {100 * (ratio - 1):+.2f}%; goal < +2%)")
+    pair_ratios = sorted(h / b for h, b in zip(harnessed, bare))
+    ratio = statistics.median(pair_ratios)
+    print("per-pair ratios harness/bare: " + ", ".join(f"{r:.3f}" for r in pair_ratios))
+    print(f"median bare {statistics.median(bare):.2f} s, harness {statistics.median(harnessed):.2f} s; "
+          f"median ratio {ratio:.4f} (overhead {100 * (ratio - 1):+.2f}%; goal < +2%)")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def test_cli_run_and_a_corrupt_dataset(workspace, suite_run):
          "--results-dir", str(root / "corrupt"), "-p", "no:cacheprovider"], env, root)
     output = corrupt.stdout + corrupt.stderr
     assert corrupt.returncode == 1 and "Traceback" not in output
-    assert f"Failed: {data_file}" in output, output
+    assert f"{data_file}: corrupt data file" in output, output
 
 
 def test_calibration_record_from_the_runs(workspace, suite_run):

@@ -90,7 +90,8 @@ def test_round_trip_through_toml(tmp_path):
         (lambda d: d["hyperparameters"]["closed"].update(batch_size={"kind": "range", "min": 9, "max": 1}),
          "hyperparameters.closed.batch_size"),
         (lambda d: d["hyperparameters"]["closed"].pop("learning_rate"), "hyperparameters"),
-        (lambda d: d["calibration"]["small"].update(status="calibrated"), "calibration.small"),
+        (lambda d: d["calibration"]["small"].update(runs=4), "calibration.small.seeds"),
+        (lambda d: d["calibration"]["full"].update(status="calibrated"), "calibration.full.status"),
     ],
 )
 def test_malformed_rules_name_file_and_field(tmp_path, mutate, field):
