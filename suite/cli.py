@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markdown import Markdown
 
 from accelbench.errors import UserError
 
@@ -157,45 +156,21 @@ def rules_show(
     workload: str,
     version: str = typer.Option("v1", help="rule-set version"),
     as_json: bool = typer.Option(False, "--json", help="print the validated rules as JSON"),
+    as_markdown: bool = typer.Option(False, "--markdown", help="print the README's rules reference"),
 ) -> None:
     """Print the rules of WORKLOAD: data, targets, timing, runs, hyperparameters, calibration."""
     from accelbench.rules.loader import load_rules
+    from accelbench.rules_reference import markdown
 
     rules = load_rules(workload, version)
     if as_json:
         say(rules.model_dump_json(indent=2))
         return
-    say(f"{rules.workload} ({rules.kind}), rule set {rules.rules_version}: {rules.title}")
-    say(f"dataset: {rules.dataset.generator}; seed {rules.dataset.seed}")
-    scales = Table("scale", "splits", f"target {rules.quality.metric} ({rules.quality.direction})",
-                   "max epochs", "min runs", "calibration", title="per scale", title_justify="left")
-    for scale, splits in rules.dataset.splits.items():
-        record = rules.calibration[scale]
-        calibration = record.status + (
-            f" on {record.device}, {record.runs} runs, mean {record.mean_epochs_to_target} epochs"
-            if record.status == "calibrated" else f" ({record.notes})" if record.notes else ""
-        )
-        scales.add_row(scale, ", ".join(f"{k} {v}" for k, v in splits.items()),
-                       f"{rules.quality.target[scale]:g}", str(rules.quality.max_epochs[scale]),
-                       str(rules.runs.minimum[scale]), calibration)
-    console.print(scales)
-    say(f"eval on '{rules.quality.split}' every {rules.quality.eval_every_epochs} epoch(s); "
-        f"olympic over runs, at most {rules.runs.max_non_converged} non-converged")
-    say(f"timed: {'; '.join(rules.timing.timed)}")
-    say(f"untimed: {'; '.join(rules.timing.untimed)}")
-    say("init budget: " + ", ".join(f"{d} {s:g} s" for d, s in rules.timing.init_budget_s.items()))
-    hp = Table("hyperparameter", "reference", "closed", "open", title="hyperparameters",
-               title_justify="left")
-    hyper = rules.hyperparameters
-    for name in sorted(set(hyper.closed) | set(hyper.open)):
-        overrides = {s: o[name] for s, o in hyper.scale_overrides.items() if name in o}
-        reference = json.dumps(hyper.reference.get(name)) + "".join(
-            f", {s}: {json.dumps(v)}" for s, v in overrides.items()
-        )
-        hp.add_row(name, reference,
-                   hyper.closed[name].describe() if name in hyper.closed else "-",
-                   hyper.open[name].describe() if name in hyper.open else "-")
-    console.print(hp)
+    if as_markdown:
+        sys.stdout.write(markdown(rules))
+        return
+    text = markdown(rules).splitlines()[1:-1]  # without the README's marker comments
+    console.print(Markdown("\n".join(text)))
 
 
 @rules_app.command("calibration")

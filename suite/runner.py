@@ -41,7 +41,7 @@ from accelbench.results import (
     Timing,
 )
 from accelbench.rules.loader import load_rules
-from accelbench.rules.schema import SCALES, BenchmarkRules, Division, Scale
+from accelbench.rules.schema import SCALES, BenchmarkRules, Division, HyperparameterValue, Scale
 from accelbench.scoring import olympic_score
 from accelbench.signing import sign_document
 from accelbench.store import prepare_results_directory, results_directory, write_json_atomic
@@ -61,6 +61,7 @@ class BenchmarkPlan:
     device: Device
     implementation: ModuleType
     seeds: tuple[int, ...]
+    hyperparameters: dict[str, HyperparameterValue]
     results_dir: Path
     data_dir: Path
     key: Ed25519PrivateKey = field(repr=False)
@@ -91,6 +92,10 @@ def plan_benchmark(
     key, key_file, created = load_or_create_key(key_path)
     if created:
         report(f"created a signing key at {key_file} (back it up; results are signed with it)")
+    hyperparameters = rules.hyperparameters.for_scale(scale)  # type: ignore[arg-type]
+    problems = rules.hyperparameters.violations(division, hyperparameters)
+    if problems:
+        raise UserError(f"hyperparameters break the {division} rules: {'; '.join(problems)}")
     count = runs if runs is not None else rules.runs.minimum[scale]  # type: ignore[index]
     base = seed if seed is not None else secrets.randbelow(2**31)
     target_dir = results_directory(results_root, resolved.name, workload, scale)
@@ -101,6 +106,7 @@ def plan_benchmark(
         device=resolved,
         implementation=implementation,
         seeds=tuple(base + i for i in range(count)),
+        hyperparameters=hyperparameters,
         results_dir=prepare_results_directory(target_dir),
         data_dir=datasets.data_directory(workload, scale, data_dir),  # type: ignore[arg-type]
         key=key,
@@ -187,10 +193,7 @@ class BenchmarkSet:
         """Train run `index` (from 1) to the target or the epoch budget and write its files."""
         plan, rules = self.plan, self.plan.rules
         seed = plan.seeds[index - 1]
-        hyperparameters = rules.hyperparameters.for_scale(plan.scale)
-        problems = rules.hyperparameters.violations(plan.division, hyperparameters)
-        if problems:
-            raise UserError(f"hyperparameters break the {plan.division} rules: {'; '.join(problems)}")
+        hyperparameters = plan.hyperparameters
         context = RunContext(
             workload=rules.workload,
             scale=plan.scale,

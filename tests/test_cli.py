@@ -5,7 +5,9 @@ import json
 from typer.testing import CliRunner
 
 from accelbench.cli import app
-from accelbench.rules.loader import load_rules
+from accelbench.rules.loader import available_workloads, load_rules
+from accelbench.rules_reference import BEGIN, END, markdown
+from conftest import REPO
 
 runner = CliRunner()
 
@@ -14,7 +16,7 @@ def test_rules_show_prints_targets_and_constraints():
     result = runner.invoke(app, ["rules", "show", "neuron_inverter"])
     assert result.exit_code == 0, result.output
     for fragment in ("train_to_target", "smoke", "small", "full", "0.28", "0.12",
-                     "learning_rate", "integer range [16, 4096]", "init budget: closed 1800 s"):
+                     "learning_rate", "integer range [16, 4096]", "Init budget: closed 1800 s"):
         assert fragment in result.output
 
 
@@ -42,3 +44,14 @@ def test_verify_reports_each_file(tmp_path):
     assert result.exit_code == 1
     assert result.output.count("FAIL") == 2 and "does not exist" in result.output
     assert "not valid JSON" in result.output
+
+
+def test_readme_rules_reference_is_generated_from_the_rule_files():
+    readme = (REPO / "README.md").read_text()
+    for workload in available_workloads():
+        begin, end = BEGIN.format(workload=workload), END.format(workload=workload)
+        assert begin in readme, f"README lacks the generated rules of {workload}"
+        block = readme[readme.index(begin): readme.index(end) + len(end)] + "\n"
+        assert block == markdown(load_rules(workload)), (
+            f"README rules of {workload} are stale: paste `accelbench rules show {workload} --markdown`"
+        )
