@@ -29,7 +29,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_SETS_KEY] = {}
-    config.addinivalue_line("markers", "accelbench_workload(name): a benchmark of a workload")
 
 
 def _workload(item: pytest.Item) -> str | None:

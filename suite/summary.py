@@ -24,7 +24,7 @@ def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScor
         name = f"run_{result.run_index}.json"
         achieved = result.quality.achieved
         table.add_row(
-            name + (" (dropped)" if name in dropped else ""),
+            f"{result.run_index}" + (" (dropped)" if name in dropped else ""),
             str(result.seed),
             "yes" if result.quality.converged else "NO",
             f"{result.quality.epochs}/{result.quality.max_epochs}",
