@@ -51,5 +51,5 @@ def calibration_record(files: Sequence[Path], command: str = "") -> tuple[Calibr
 def record_as_toml(record: CalibrationRecord, scale: str) -> str:
     lines = [f"[calibration.{scale}]"]
     for name, value in record.model_dump(mode="json").items():
-        lines.append(f"{name} = {json.dumps(value) if not isinstance(value, str) or name != 'date' else value}")
+        lines.append(f"{name} = {value if name == 'date' else json.dumps(value)}")  # TOML date is bare
     return "\n".join(lines)

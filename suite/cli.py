@@ -113,13 +113,13 @@ def data_generate(
 ) -> None:
     """Generate WORKLOAD's dataset at SCALE from the rules' seed and record its checksums."""
     from accelbench import datasets
-    from accelbench.runner import _generation_progress
+    from accelbench.runner import generation_progress
 
     rules, scale = _rules_and_scale(workload, scale)
     directory = datasets.data_directory(workload, scale, data_dir)
     say(f"generating {workload} {scale} into {directory} on {device}")
     manifest = datasets.generate(
-        rules, scale, directory, device=device, overwrite=force, progress=_generation_progress(say)
+        rules, scale, directory, device=device, overwrite=force, progress=generation_progress(say)
     )
     _print_manifest(manifest)
     expected = datasets.expected_checksums(rules, scale)

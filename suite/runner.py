@@ -130,7 +130,7 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
     rules, scale = plan.rules, plan.scale
     if not datasets.is_generated(plan.data_dir):
         report(f"generating the {rules.workload} {scale} dataset in {plan.data_dir} (first use)")
-        datasets.generate(rules, scale, plan.data_dir, progress=_generation_progress(report))
+        datasets.generate(rules, scale, plan.data_dir, progress=generation_progress(report))
     eval_split = rules.quality.split
     splits = datasets.load(rules, scale, plan.data_dir, ("train", eval_split))
     manifest = read_manifest(plan.data_dir)
@@ -156,7 +156,7 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
     )
 
 
-def _generation_progress(report: Report) -> Callable[[int, int], None]:
+def generation_progress(report: Report) -> Callable[[int, int], None]:
     state = {"last": -1}
 
     def show(done: int, total: int) -> None:

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from accelbench.errors import UserError
 from accelbench.results import SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
-from accelbench.signing import SignatureError, verify_document
+from accelbench.signing import SignatureBlock, SignatureError, verify_document
 from accelbench.store import render_result
 
 MAX_RESULT_BYTES = 64 * 2**20
@@ -169,8 +169,12 @@ def verify_result_file(
     path: Path, trusted_key_ids: Collection[str] | None = None
 ) -> VerifiedResult:
     """Verify a signed run result and its event log; raise a one-line UserError otherwise."""
-    block = _verify_signature_and_layout(path, trusted_key_ids)
-    doc = _parse(path, _read_bytes(path))
+    block, doc = _verify_signature_and_layout(path, trusted_key_ids)
+    return VerifiedResult(path=path, key_id=block.key_id, event_log=_check_event_log(path, doc))
+
+
+def _check_event_log(path: Path, doc: dict[str, object]) -> Path:
+    """The event log beside `path`, after checking it against the hash the result recorded."""
     name, expected = _event_log_reference(path, doc)
     log = _locate_log(path, name)
     if _sha256_file(log) != expected.lower():
@@ -178,7 +182,7 @@ def verify_result_file(
             f"event log {log} does not match the sha256 recorded in {path} "
             f"(log changed after signing): {_RESTORE}"
         )
-    return VerifiedResult(path=path, key_id=block.key_id, event_log=log)
+    return log
 
 
 @dataclass(frozen=True)
@@ -193,16 +197,15 @@ class VerifiedFile:
 def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> VerifiedFile:
     """Verify a run_N.json (signature, layout, event log, schema) or a score.json (signature,
     layout, schema, and the bytes of every run file it scores)."""
-    doc = _parse(path, _read_bytes(path))
+    block, doc = _verify_signature_and_layout(path, trusted_key_ids)
     if "event_log" in doc:
-        verified = verify_result_file(path, trusted_key_ids)
+        log = _check_event_log(path, doc)
         result = _validate(SignedRunResult, path, doc)
         verdict = "converged" if result.quality.converged else "not converged"
-        return VerifiedFile(path, verified.key_id, (
+        return VerifiedFile(path, block.key_id, (
             f"{result.workload} {result.scale} run {result.run_index} ({verdict}); "
-            f"event log {verified.event_log.name} matches"
+            f"event log {log.name} matches"
         ))
-    block = _verify_signature_and_layout(path, trusted_key_ids)
     score = _validate(SignedBenchmarkScore, path, doc)
     for run in score.runs:
         run_file = _locate_log(path, run.file, what="run file")
@@ -218,7 +221,8 @@ def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> V
 
 def _verify_signature_and_layout(
     path: Path, trusted_key_ids: Collection[str] | None
-):
+) -> tuple[SignatureBlock, dict[str, object]]:
+    """Read the file once; return its signature block and the very document that was verified."""
     data = _read_bytes(path)
     doc = _parse(path, data)
     try:
@@ -226,7 +230,7 @@ def _verify_signature_and_layout(
     except UserError as err:
         raise type(err)(f"result file {path}: {err}") from None
     _check_layout(path, data, doc)
-    return block
+    return block, doc
 
 
 def _validate(model, path: Path, doc: dict[str, object]):
