@@ -75,6 +75,14 @@ class QualityRules(RuleModel):
     reported: list[str] = Field(
         default_factory=list, description="metrics recorded beside the target but not judged"
     )
+    pseudo_validation: dict[Division, bool] = Field(
+        default_factory=lambda: {"closed": False, "open": False},
+        description=(
+            "whether evals during the run may pass the eval inputs through the training graph at "
+            "learning rate 0 (no graph switch); the reported quality is then a true eval after "
+            "the clock stops, and a run converges only if that true eval meets the target too"
+        ),
+    )
 
 
 class TimingRules(RuleModel):
@@ -183,6 +191,23 @@ class HyperparameterRules(RuleModel):
         return problems
 
 
+class ImplementationRules(RuleModel):
+    """What a closed-division submission may change in how it computes, and what it may not
+    (the hyperparameters' allowed values are in `hyperparameters`)."""
+
+    closed_allows: list[str]
+    closed_forbids: list[str]
+
+
+class ScalingRules(RuleModel):
+    """The weak-scaling study: a fixed number of epochs at every accelerator count, the local
+    batch held constant (the global batch grows with the count), judged on end quality, time
+    per epoch and energy per epoch rather than on time to the target."""
+
+    epochs: dict[Scale, Annotated[int, Field(ge=1)]]
+    notes: str = ""
+
+
 class CalibrationRecord(RuleModel):
     """Where a target came from: the reference runs that set it, on which hardware."""
 
@@ -225,6 +250,8 @@ class BenchmarkRules(RuleModel):
     runs: RunRules
     hyperparameters: HyperparameterRules
     calibration: dict[Scale, CalibrationRecord]
+    implementation: ImplementationRules | None = None
+    scaling: ScalingRules | None = None
 
     @model_validator(mode="after")
     def _every_scale_is_complete(self) -> BenchmarkRules:
@@ -235,6 +262,8 @@ class BenchmarkRules(RuleModel):
             "runs.minimum": self.runs.minimum,
             "calibration": self.calibration,
         }
+        if self.scaling is not None:
+            tables["scaling.epochs"] = self.scaling.epochs
         for name, table in tables.items():
             missing = [scale for scale in SCALES if scale not in table]
             if missing:

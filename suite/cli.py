@@ -39,22 +39,28 @@ def run(
     results_dir: Path = typer.Option(Path("results"), help="results root"),
     key: Optional[Path] = typer.Option(None, help="signing key [user config dir]"),
     data_dir: Optional[Path] = typer.Option(None, help="dataset cache [user cache dir]"),
+    mode: str = typer.Option("to_target", help="to_target (scored) or fixed_epochs (weak scaling)"),
+    hparam: List[str] = typer.Option(
+        [], metavar="NAME=VALUE", help="override a hyperparameter within the division's rules"
+    ),
 ) -> None:
-    """Train WORKLOAD to its target RUNS times, write signed results and print the score."""
+    """Train WORKLOAD RUNS times (to its target, or the scaling rules' epochs), write signed
+    results and print the score. Under torchrun/srun every process runs this same command."""
     from accelbench.runner import BenchmarkSet, plan_benchmark
     from accelbench.summary import summary_table
 
     plan = plan_benchmark(
-        workload, device=device, scale=scale, runs=runs, seed=seed,
-        results_root=results_dir, key_path=key, data_dir=data_dir, report=say,
+        workload, device=device, scale=scale, runs=runs, seed=seed, results_root=results_dir,
+        key_path=key, data_dir=data_dir, mode=mode, hparams=hparam, report=say,
     )
     bench = BenchmarkSet(plan, report=say)
     for index in range(1, len(plan.seeds) + 1):
         bench.run(index)
-    score = bench.score()
-    console.print(summary_table(bench.ordered_results(), score))
-    say(f"results in {plan.results_dir}")
-    if not score.valid:
+    score = bench.score() if plan.mode == "to_target" else None
+    if plan.world.primary:
+        console.print(summary_table(bench.ordered_results(), score))
+        say(f"results in {plan.results_dir}")
+    if score is not None and not score.valid:
         raise typer.Exit(1)
 
 
@@ -92,6 +98,22 @@ def verify(
         say(f"OK   {path}: signed by key {verified.key_id}; {verified.detail}")
     if failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def scaling(
+    paths: List[Path] = typer.Argument(..., help="run_N.json files or directories holding them"),
+    out: Path = typer.Option(Path("scaling-report"), help="where the CSV, Markdown and PNG go"),
+    trusted_key_id: List[str] = typer.Option([], help="accept only results signed by these keys"),
+) -> None:
+    """Weak-scaling report from verified runs: end quality, time and samples/s per epoch and
+    energy per epoch against the number of accelerators, each system side by side."""
+    from accelbench.scaling import load_report, render_markdown, write_report
+
+    report = load_report(paths, trusted_key_id or None)
+    written = write_report(report, out)
+    sys.stdout.write(render_markdown(report))
+    say("wrote " + ", ".join(str(path) for path in written))
 
 
 def _rules_and_scale(workload: str, scale: str):

@@ -2,7 +2,8 @@
 
 Each workload's `accelbench.reference.<w>.data` module does the real work with one interface:
 `generate(data_dir, split_sizes, seed, *, device, progress, overwrite, **parameters)`,
-`verify(data_dir, expected_sha256)` and `load(data_dir, splits, expected_sha256)`.
+`verify(data_dir, expected_sha256)`, `load(data_dir, splits, expected_sha256)` and, for the
+shards of a multi-process run, `load_rows(data_dir, split, rows, frames=...)` after `verify`.
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def verify(rules: BenchmarkRules, scale: Scale, data_dir: Path):
 def load(rules: BenchmarkRules, scale: Scale, data_dir: Path, splits: tuple[str, ...]):
     """Read the splits into memory, checking every byte against the manifest and the rules."""
     return data_module(rules.workload).load(data_dir, splits, expected_checksums(rules, scale))
+
+
+def load_rows(rules: BenchmarkRules, data_dir: Path, split: str, rows: slice, *, frames: bool = True):
+    """One shard of a split, read without hashing: only after `verify` passed in this run."""
+    return data_module(rules.workload).load_rows(data_dir, split, rows, frames=frames)
 
 
 def is_generated(data_dir: Path) -> bool:

@@ -50,3 +50,18 @@ class EventLog:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+
+
+class NullLog:
+    """The log of ranks other than 0 in a multi-process run: rank 0 writes the record."""
+
+    def event(self, key: str, value: Any = None, **metadata: Any) -> None:
+        pass
+
+    start = end = event
+
+    def __enter__(self) -> NullLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass

@@ -3,6 +3,11 @@
 A run is init (untimed up to the rules' budget) then the timed region: train an epoch, evaluate
 at the rules' cadence, compare with the target using the shared comparison, stop at the target
 or when the epoch budget is spent. The implementation only trains and predicts.
+
+Two modes: `to_target` (the scored benchmark) and `fixed_epochs` (the weak-scaling study: the
+rules' number of epochs, judged on end quality and time per epoch). With several processes
+every rank runs the same harness in lockstep: predictions are gathered from all ranks, so each
+computes the same metric and takes the same decision; rank 0's clock and log are the record.
 """
 
 from __future__ import annotations
@@ -11,15 +16,20 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import torch
 from mlperf_logging.mllog import constants as mlk
 
+from accelbench import distributed
+from accelbench.errors import UserError
 from accelbench.events import EventLog
 from accelbench.quality import compute_metric, meets_target
 from accelbench.rules.schema import BenchmarkRules, HyperparameterValue, Scale
-from accelbench.workload import RunContext, TrainingSession
+from accelbench.workload import EvalKind, RunContext, TrainingSession
+
+Mode = Literal["to_target", "fixed_epochs"]
+FINAL_EVAL_ACCURACY = "final_eval_accuracy"  # the untimed true eval after a pseudo-validated run
 
 
 class Implementation(Protocol):
@@ -57,8 +67,11 @@ class RunOutcome:
     converged: bool
     achieved: float | None
     epochs: int
+    max_epochs: int
     train_samples: int
     stop_reason: str
+    eval_kind: EvalKind = "true"
+    final_eval_s: float | None = None
     logged_hyperparameters: Mapping[str, HyperparameterValue] = field(default_factory=dict)
 
 
@@ -67,19 +80,26 @@ def _finite_or_none(value: float) -> float | None:
 
 
 class Harness:
-    """Runs one train-to-target run of a workload at a scale."""
+    """Runs one run of a workload at a scale: to the target, or for the rules' fixed epochs."""
 
     def __init__(
         self,
         rules: BenchmarkRules,
         scale: Scale,
+        mode: Mode = "to_target",
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.rules = rules
         self.scale = scale
+        self.mode = mode
         self.clock = clock
         self.target = rules.quality.target[scale]
-        self.max_epochs = rules.quality.max_epochs[scale]
+        if mode == "fixed_epochs":
+            if rules.scaling is None:
+                raise UserError(f"{rules.workload} has no [scaling] rules: use --mode=to_target")
+            self.max_epochs = rules.scaling.epochs[scale]
+        else:
+            self.max_epochs = rules.quality.max_epochs[scale]
 
     def run(
         self,
@@ -89,19 +109,29 @@ class Harness:
         log: EventLog,
         on_progress: Callable[[Progress], None] = lambda progress: None,
     ) -> RunOutcome:
-        quality = self.rules.quality
+        """`eval_targets` covers the whole eval split; `context` holds this rank's shards."""
+        quality, world = self.rules.quality, context.world
         log.start(mlk.INIT_START)
         init_begin = self.clock()
         log.event(mlk.SEED, context.seed)
         session = implementation.create_session(context)
+        if session.eval_kind == "pseudo" and not quality.pseudo_validation[context.division]:
+            raise UserError(
+                f"{context.workload}: the implementation evaluates by pseudo-validation, which the "
+                f"{context.division} division's rules do not allow"
+            )
         session.warm_up()
         logged = dict(session.logged_hyperparameters())
         for key, value in logged.items():
             log.event(key, value)
-        log.event(mlk.TRAIN_SAMPLES, int(context.train_inputs.shape[0]))
-        log.event(mlk.EVAL_SAMPLES, int(context.eval_inputs.shape[0]))
+        log.event(mlk.TRAIN_SAMPLES, int(distributed.sum_across(len(context.train_inputs), world)))
+        log.event(mlk.EVAL_SAMPLES, len(eval_targets))
         init_s = self.clock() - init_begin
         log.end(mlk.INIT_STOP)
+
+        def evaluate(predictions: torch.Tensor) -> float | None:
+            gathered = distributed.gather_rows(predictions, world, len(eval_targets))
+            return _finite_or_none(compute_metric(quality.metric, gathered, eval_targets))
 
         log.start(mlk.RUN_START)
         run_begin = self.clock()
@@ -111,13 +141,18 @@ class Harness:
         samples = 0
         achieved: float | None = None
         converged = False
-        stop_reason = f"epoch budget of {self.max_epochs} spent without reaching the target"
+        stop_reason = (
+            f"ran the {self.max_epochs} epochs of the scaling rules"
+            if self.mode == "fixed_epochs"
+            else f"epoch budget of {self.max_epochs} spent without reaching the target"
+        )
         for epoch in range(1, self.max_epochs + 1):
             epoch_begin = self.clock()
             log.start(mlk.EPOCH_START, epoch_num=epoch)
             report = session.train_epoch(epoch)
-            samples += report.samples
-            loss = _finite_or_none(float(report.train_loss))
+            epoch_samples = int(distributed.sum_across(report.samples, world))
+            samples += epoch_samples
+            loss = _finite_or_none(distributed.mean_across(float(report.train_loss), world))
             losses.append(loss)
             log.end(mlk.EPOCH_STOP, epoch_num=epoch, samples_count=samples, train_loss=loss)
             metric: float | None = None
@@ -126,15 +161,14 @@ class Harness:
             )
             if evaluated:
                 log.start(mlk.EVAL_START, epoch_num=epoch)
-                predictions = session.predict_eval()
-                metric = _finite_or_none(compute_metric(quality.metric, predictions, eval_targets))
+                metric = evaluate(session.predict_eval())
                 log.end(mlk.EVAL_STOP, epoch_num=epoch)
                 log.event(mlk.EVAL_ACCURACY, metric, epoch_num=epoch, samples_count=samples,
-                          metric=quality.metric)
+                          metric=quality.metric, kind=session.eval_kind)
                 curve.append(EvalPoint(epoch, metric, self.clock() - run_begin))
                 achieved = metric
                 converged = meets_target(metric, self.target, quality.direction)
-                if metric is not None and not converged:
+                if metric is not None:
                     session.after_eval(metric)
             epoch_s.append(self.clock() - epoch_begin)
             elapsed = self.clock() - run_begin
@@ -142,7 +176,7 @@ class Harness:
                 epoch=epoch,
                 max_epochs=self.max_epochs,
                 train_loss=math.nan if loss is None else loss,
-                samples_per_s=report.samples / epoch_s[-1] if epoch_s[-1] > 0 else 0.0,
+                samples_per_s=epoch_samples / epoch_s[-1] if epoch_s[-1] > 0 else 0.0,
                 elapsed_s=elapsed,
                 budget_left_s=(self.max_epochs - epoch) * elapsed / epoch,
                 metric=metric,
@@ -154,12 +188,25 @@ class Harness:
             if evaluated and metric is None:
                 stop_reason = f"{quality.metric} is not finite at epoch {epoch} (diverged)"
                 break
-            if converged:
+            if converged and self.mode == "to_target":
                 stop_reason = f"target reached at epoch {epoch}"
                 break
         run_s = self.clock() - run_begin
         log.end(mlk.RUN_STOP, status=mlk.SUCCESS if converged else mlk.ABORTED,
                 epoch_num=len(epoch_s))
+
+        final_eval_s: float | None = None
+        if session.eval_kind == "pseudo" and achieved is not None:
+            final_begin = self.clock()
+            achieved = evaluate(session.predict_final())
+            final_eval_s = self.clock() - final_begin
+            log.event(FINAL_EVAL_ACCURACY, achieved, epoch_num=len(epoch_s), metric=quality.metric)
+            true_converged = meets_target(achieved, self.target, quality.direction)
+            if converged and not true_converged:
+                stop_reason += f"; but the true {quality.metric} after the run misses the target"
+            converged = converged and true_converged
+        if self.mode == "fixed_epochs":
+            converged = meets_target(achieved, self.target, quality.direction)
         return RunOutcome(
             init_s=init_s,
             run_s=run_s,
@@ -169,7 +216,10 @@ class Harness:
             converged=converged,
             achieved=achieved,
             epochs=len(epoch_s),
+            max_epochs=self.max_epochs,
             train_samples=samples,
             stop_reason=stop_reason,
+            eval_kind=session.eval_kind,
+            final_eval_s=final_eval_s,
             logged_hyperparameters=logged,
         )

@@ -2,7 +2,10 @@
 
 Hooks stay thin: options are checked here and turned into one-line usage errors; the work is
 done by `accelbench.runner`. A benchmark module names its workload in `WORKLOAD`, takes the
-`benchmark_set` fixture, and gets one `run_index` test per run plus a score test.
+`benchmark_set` fixture, and gets one `run_index` test per run plus a score test (deselected
+in `--mode=fixed_epochs`, whose runs are compared by `accelbench scaling`, not scored).
+Under torchrun (`torchrun --nproc_per_node=N -m pytest suite ...`) every rank runs the same
+tests in lockstep; rank 0 prints the progress and the summary.
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--seed", type=int, default=None, help="seed of the first run [random]")
     group.addoption("--key", type=Path, default=None, help="Ed25519 signing key [user config dir]")
     group.addoption("--data-dir", type=Path, default=None, help="dataset cache [user cache dir]")
+    group.addoption(
+        "--mode", default="to_target",
+        help="to_target (scored) or fixed_epochs (the rules' weak-scaling epochs) [to_target]",
+    )
+    group.addoption(
+        "--hparam", action="append", default=[], metavar="NAME=VALUE",
+        help="override a hyperparameter within the division's rules, e.g. learning_rate=0.002",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -71,11 +82,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 results_root=config.getoption("results_dir"),
                 key_path=config.getoption("key"),
                 data_dir=config.getoption("data_dir"),
+                mode=config.getoption("mode"),
+                hparams=config.getoption("hparam"),
                 report=report,
             )
         except UserError as err:
             raise pytest.UsageError(str(err)) from None
         sets[workload] = BenchmarkSet(plan, report=report)
+    if config.getoption("mode") == "fixed_epochs":
+        scored = [item for item in items if item.name == "test_score" and _workload(item)]
+        if scored:
+            config.hook.pytest_deselected(items=scored)
+            items[:] = [item for item in items if item not in scored]
 
 
 def _live_reporter(config: pytest.Config):
@@ -116,7 +134,7 @@ def benchmark_set(request: pytest.FixtureRequest):
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     for bench in config.stash.get(_SETS_KEY, {}).values():
-        if bench.last_score is not None:
+        if bench.results and bench.plan.world.primary:
             from accelbench.summary import render
 
             terminalreporter.write_sep("=", f"accelbench: {bench.plan.rules.workload}")

@@ -21,9 +21,12 @@ class ResultModel(BaseModel):
 
 
 class SystemRecord(ResultModel):
-    name: str
+    name: str = Field(description="platform, plus _n<world size> when several processes ran")
+    platform: str = Field(description="the --device: cpu, a100 or ipu")
     device: str
     implementation: str = Field(description="the module that trained the model")
+    world_size: int = Field(ge=1, description="processes, one per accelerator")
+    launcher: str
 
 
 class Provenance(ResultModel):
@@ -63,6 +66,9 @@ class Timing(ResultModel):
     run_s: float
     time_to_train_s: float = Field(description="run_s plus any init time beyond the budget")
     epoch_s: list[float]
+    final_eval_s: float | None = Field(
+        description="untimed true evaluation after the run, when evals during it were pseudo"
+    )
 
 
 class CurvePoint(ResultModel):
@@ -76,9 +82,10 @@ class Quality(ResultModel):
     split: str
     direction: Direction
     target: float
-    achieved: float | None
+    achieved: float | None = Field(description="the true metric: the last eval, or the final one")
     converged: bool
     stop_reason: str
+    eval_kind: Literal["true", "pseudo"]
     epochs: int
     max_epochs: int
     curve: list[CurvePoint]
@@ -110,6 +117,9 @@ class RunResult(ResultModel):
     kind: Kind
     scale: Scale
     division: Division
+    mode: Literal["to_target", "fixed_epochs"] = Field(
+        description="train to the target (scored), or a fixed number of epochs (weak scaling)"
+    )
     run_index: int
     seed: int
     created_at: str

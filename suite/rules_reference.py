@@ -43,6 +43,23 @@ def markdown(rules: BenchmarkRules) -> str:
         f"score, at most {rules.runs.max_non_converged} non-converged run(s). Init budget: "
         + ", ".join(f"{d} {s:g} s" for d, s in rules.timing.init_budget_s.items()) + ".",
         f"Timed: {'; '.join(rules.timing.timed)}. Untimed: {'; '.join(rules.timing.untimed)}.",
+        "Pseudo-validation (training graph at LR 0 during the run, true eval after it): "
+        + ", ".join(f"{d} {'allowed' if ok else 'not allowed'}" for d, ok in quality.pseudo_validation.items())
+        + ".",
+    ]
+    if rules.implementation is not None:
+        lines += [
+            "",
+            "Closed division, allowed: " + "; ".join(rules.implementation.closed_allows) + ".",
+            "Closed division, forbidden: " + "; ".join(rules.implementation.closed_forbids) + ".",
+        ]
+    if rules.scaling is not None:
+        lines.append(
+            "Weak scaling (`--mode=fixed_epochs`): "
+            + ", ".join(f"{scale} {n} epochs" for scale, n in rules.scaling.epochs.items())
+            + f"; {rules.scaling.notes}."
+        )
+    lines += [
         "",
         "| hyperparameter | reference | closed | open |",
         "|---|---|---|---|",

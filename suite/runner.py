@@ -1,5 +1,8 @@
 """The runner: plan a set of runs, prepare the data, run each through the harness, write the
 signed result files and the score. The pytest plugin and `accelbench run` both drive this.
+
+Under a launcher (torchrun, srun, poprun) every process runs the same plan in lockstep on its
+own shard; rank 0 holds the key and writes the files, and hands what it wrote to the others.
 """
 
 from __future__ import annotations
@@ -7,7 +10,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -16,11 +19,12 @@ import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mlperf_logging.mllog import constants as mlk
 
-from accelbench import __version__, datasets, provenance
+from accelbench import __version__, datasets, distributed, hyperparameters, provenance
 from accelbench.devices import Device, resolve_device
+from accelbench.distributed import World
 from accelbench.errors import UserError
-from accelbench.events import EventLog
-from accelbench.harness import Harness, Progress, RunOutcome
+from accelbench.events import EventLog, NullLog
+from accelbench.harness import Harness, Mode, Progress, RunOutcome
 from accelbench.implementations import implementation_directory, resolve_implementation
 from accelbench.keys import load_or_create_key
 from accelbench.manifest import read_manifest
@@ -51,6 +55,9 @@ Report = Callable[[str], None]
 NO_ENERGY_REASON = "no power meter is implemented for this device yet"
 
 
+MODES: tuple[Mode, ...] = ("to_target", "fixed_epochs")
+
+
 @dataclass(frozen=True)
 class BenchmarkPlan:
     """A set of runs of one workload, checked before any work starts."""
@@ -58,14 +65,35 @@ class BenchmarkPlan:
     rules: BenchmarkRules
     scale: Scale
     division: Division
+    mode: Mode
     device: Device
+    world: World
+    torch_device: str  # this process's device, e.g. "cuda:3"
     implementation: ModuleType
     seeds: tuple[int, ...]
     hyperparameters: dict[str, HyperparameterValue]
     results_dir: Path
     data_dir: Path
-    key: Ed25519PrivateKey = field(repr=False)
-    key_path: Path
+    key: Ed25519PrivateKey | None = field(repr=False)  # rank 0 only
+    key_path: Path | None
+
+    @property
+    def system_name(self) -> str:
+        return system_name(self.device.name, self.world.size)
+
+
+def system_name(platform: str, world_size: int) -> str:
+    """'a100' for one process, 'a100_n8' for eight (MLPerf names systems by count too)."""
+    return platform if world_size == 1 else f"{platform}_n{world_size}"
+
+
+def _process_device(device: Device, world: World) -> str:
+    """One GPU per process: the local rank's, or the only one srun --gpus-per-task left visible."""
+    if device.torch_device == "cuda":
+        index = world.local_rank % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        return f"cuda:{index}"
+    return device.torch_device
 
 
 def plan_benchmark(
@@ -79,35 +107,57 @@ def plan_benchmark(
     key_path: Path | None = None,
     data_dir: Path | None = None,
     division: Division = "closed",
+    mode: str = "to_target",
+    hparams: Sequence[str] = (),
     report: Report = print,
 ) -> BenchmarkPlan:
     """Check every input (device, workload, scale, key, results dir) and fail fast, in one line."""
     if scale not in SCALES:
         raise UserError(f"unknown scale '{scale}': use one of {', '.join(SCALES)}")
+    if mode not in MODES:
+        raise UserError(f"unknown mode '{mode}': use one of {', '.join(MODES)}")
     if runs is not None and runs < 1:
         raise UserError(f"--runs must be at least 1, got {runs}")
     resolved = resolve_device(device)
+    world = distributed.world_from_environment()
+    torch_device = _process_device(resolved, world)
+    distributed.join(world, distributed.backend_for(torch_device))
     rules = load_rules(workload)
+    if mode == "fixed_epochs" and rules.scaling is None:
+        raise UserError(f"{workload} has no [scaling] rules, so no fixed-epoch mode: use --mode=to_target")
     implementation = resolve_implementation(workload, resolved)
-    key, key_file, created = load_or_create_key(key_path)
-    if created:
-        report(f"created a signing key at {key_file} (back it up; results are signed with it)")
-    hyperparameters = rules.hyperparameters.for_scale(scale)  # type: ignore[arg-type]
-    problems = rules.hyperparameters.violations(division, hyperparameters)
-    if problems:
-        raise UserError(f"hyperparameters break the {division} rules: {'; '.join(problems)}")
+    chosen = hyperparameters.resolve(
+        rules, scale, division, getattr(implementation, "HYPERPARAMETERS", {}), hparams  # type: ignore[arg-type]
+    )
     count = runs if runs is not None else rules.runs.minimum[scale]  # type: ignore[index]
-    base = seed if seed is not None else secrets.randbelow(2**31)
-    target_dir = results_directory(results_root, resolved.name, workload, scale)
+    base = distributed.share(seed if seed is not None else secrets.randbelow(2**31), world)
+    scale_dir = scale if mode == "to_target" else f"{scale}_fixed_epochs"
+    target_dir = results_directory(results_root, system_name(resolved.name, world.size), workload, scale_dir)
+
+    key: Ed25519PrivateKey | None = None
+    key_file: Path | None = None
+
+    def claim_key_and_results_directory() -> Path:
+        """Rank 0 alone signs and writes; the others learn the directory from it."""
+        nonlocal key, key_file
+        key, key_file, created = load_or_create_key(key_path)
+        if created:
+            report(f"created a signing key at {key_file} (back it up; results are signed with it)")
+        return prepare_results_directory(target_dir)
+
+    results_dir = distributed.on_primary(world, claim_key_and_results_directory)
     return BenchmarkPlan(
         rules=rules,
         scale=scale,  # type: ignore[arg-type]
         division=division,
+        mode=mode,  # type: ignore[arg-type]
         device=resolved,
+        world=world,
+        torch_device=torch_device,
         implementation=implementation,
         seeds=tuple(base + i for i in range(count)),
-        hyperparameters=hyperparameters,
-        results_dir=prepare_results_directory(target_dir),
+        hyperparameters=chosen,
+        results_dir=results_dir,
         data_dir=datasets.data_directory(workload, scale, data_dir),  # type: ignore[arg-type]
         key=key,
         key_path=key_file,
@@ -126,14 +176,33 @@ class PreparedData:
 
 
 def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
-    """Generate the dataset on first use, then load it, verifying every split's checksum."""
-    rules, scale = plan.rules, plan.scale
-    if not datasets.is_generated(plan.data_dir):
-        report(f"generating the {rules.workload} {scale} dataset in {plan.data_dir} (first use)")
-        datasets.generate(rules, scale, plan.data_dir, progress=generation_progress(report))
+    """Generate the dataset on first use, then load it, verifying every split's checksum.
+
+    One process reads whole splits and hashes what it reads. Several processes: rank 0
+    generates or verifies the file, then each rank reads only its own shards."""
+    rules, scale, world = plan.rules, plan.scale, plan.world
     eval_split = rules.quality.split
-    splits = datasets.load(rules, scale, plan.data_dir, ("train", eval_split))
+
+    def generate_if_needed() -> None:
+        if not datasets.is_generated(plan.data_dir):
+            report(f"generating the {rules.workload} {scale} dataset in {plan.data_dir} (first use)")
+            datasets.generate(rules, scale, plan.data_dir, progress=generation_progress(report))
+        if world.size > 1:
+            datasets.verify(rules, scale, plan.data_dir)
+
+    distributed.on_primary(world, generate_if_needed)
     manifest = read_manifest(plan.data_dir)
+    if world.size == 1:
+        splits = datasets.load(rules, scale, plan.data_dir, ("train", eval_split))
+        train, evaluation, eval_targets = splits["train"], splits[eval_split], splits[eval_split].targets
+    else:
+        train_rows = distributed.training_shard(
+            manifest.splits["train"].samples, world, int(plan.hyperparameters["batch_size"])
+        )
+        eval_rows = distributed.eval_shard(manifest.splits[eval_split].samples, world)
+        train = datasets.load_rows(rules, plan.data_dir, "train", train_rows)
+        evaluation = datasets.load_rows(rules, plan.data_dir, eval_split, eval_rows)
+        eval_targets = datasets.load_rows(rules, plan.data_dir, eval_split, slice(None), frames=False).targets
     record = DatasetRecord(
         id=f"{rules.workload}/{scale}",
         generator_version=manifest.generator_version,
@@ -143,15 +212,17 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
             for name, entry in manifest.splits.items()
         },
     )
+    shards = f" (rank 0 of {world.size} holds train rows {len(train.frames)})" if world.size > 1 else ""
     report(
         f"dataset {record.id} verified: "
         + ", ".join(f"{name} {split.samples}" for name, split in record.splits.items())
+        + shards
     )
     return PreparedData(
-        train_inputs=splits["train"].frames,
-        train_targets=splits["train"].targets,
-        eval_inputs=splits[eval_split].frames,
-        eval_targets=splits[eval_split].targets,
+        train_inputs=train.frames,
+        train_targets=train.targets,
+        eval_inputs=evaluation.frames,
+        eval_targets=eval_targets,
         record=record,
     )
 
@@ -168,6 +239,10 @@ def generation_progress(report: Report) -> Callable[[int, int], None]:
     return show
 
 
+def _silent(line: str) -> None:
+    """Ranks other than 0 print nothing: rank 0 speaks for the run."""
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -177,7 +252,7 @@ class BenchmarkSet:
 
     def __init__(self, plan: BenchmarkPlan, report: Report = print) -> None:
         self.plan = plan
-        self.report = report
+        self.report = report if plan.world.primary else _silent
         self.results: dict[int, SignedRunResult] = {}
         self.last_score: SignedBenchmarkScore | None = None
         self._data: PreparedData | None = None
@@ -190,43 +265,49 @@ class BenchmarkSet:
         return self._data
 
     def run(self, index: int) -> SignedRunResult:
-        """Train run `index` (from 1) to the target or the epoch budget and write its files."""
+        """Train run `index` (from 1) and write its files; every rank gets what rank 0 wrote."""
         plan, rules = self.plan, self.plan.rules
         seed = plan.seeds[index - 1]
-        hyperparameters = plan.hyperparameters
         context = RunContext(
             workload=rules.workload,
             scale=plan.scale,
             division=plan.division,
-            hyperparameters=hyperparameters,
+            hyperparameters=plan.hyperparameters,
             seed=seed,
-            device=plan.device.torch_device,
+            device=plan.torch_device,
+            world=plan.world,
             train_inputs=self.data.train_inputs,
             train_targets=self.data.train_targets,
             eval_inputs=self.data.eval_inputs,
         )
         log_path = plan.results_dir / f"run_{index}.mllog"
         label = f"run {index}/{len(plan.seeds)}"
-        self.report(f"{rules.workload} {plan.scale} {label} on {plan.device.name} (seed {seed})")
-        with EventLog(log_path) as log:
+        where = plan.device.name + (f" x{plan.world.size} processes" if plan.world.size > 1 else "")
+        self.report(f"{rules.workload} {plan.scale} {label} on {where} (seed {seed})")
+        with (EventLog(log_path) if plan.world.primary else NullLog()) as log:
             log.event(mlk.SUBMISSION_BENCHMARK, rules.workload)
             log.event(mlk.SUBMISSION_DIVISION, plan.division)
             log.event(mlk.SUBMISSION_ORG, "accelbench")
-            log.event(mlk.SUBMISSION_PLATFORM, plan.device.description)
+            log.event(mlk.SUBMISSION_PLATFORM, f"{plan.world.size}x{plan.device.description}")
             log.event(mlk.SUBMISSION_STATUS, "research")
-            outcome = Harness(rules, plan.scale).run(
+            outcome = Harness(rules, plan.scale, plan.mode).run(
                 plan.implementation, context, self.data.eval_targets, log,
                 on_progress=lambda p: self.report(format_progress(label, p, rules.quality.metric)),
             )
-        result = self._result(index, seed, hyperparameters, outcome, log_path)
-        signed = sign_document(result.model_dump(mode="json"), plan.key)
-        write_json_atomic(plan.results_dir / f"run_{index}.json", signed)
+
+        def sign_and_write() -> dict:
+            result = self._result(index, seed, outcome, log_path)
+            signed = sign_document(result.model_dump(mode="json"), plan.key)
+            write_json_atomic(plan.results_dir / f"run_{index}.json", signed)
+            return signed
+
+        signed = distributed.on_primary(plan.world, sign_and_write)
         self.results[index] = SignedRunResult.model_validate(signed)
         verdict = "converged" if outcome.converged else "NOT converged"
         self.report(f"{label}: {verdict} ({outcome.stop_reason}); wrote {plan.results_dir}/run_{index}.json")
         return self.results[index]
 
-    def _result(self, index, seed, hyperparameters, outcome: RunOutcome, log_path: Path) -> RunResult:
+    def _result(self, index: int, seed: int, outcome: RunOutcome, log_path: Path) -> RunResult:
         plan, rules = self.plan, self.plan.rules
         budget = rules.timing.init_budget_s[plan.division]
         return RunResult(
@@ -236,23 +317,28 @@ class BenchmarkSet:
             kind=rules.kind,
             scale=plan.scale,
             division=plan.division,
+            mode=plan.mode,
             run_index=index,
             seed=seed,
             created_at=_now(),
             system=SystemRecord(
-                name=plan.device.name,
+                name=plan.system_name,
+                platform=plan.device.name,
                 device=plan.device.description,
                 implementation=plan.implementation.__name__,
+                world_size=plan.world.size,
+                launcher=plan.world.launcher,
             ),
             environment=self._provenance,
             dataset=self.data.record,
-            hyperparameters=hyperparameters,
+            hyperparameters=plan.hyperparameters,
             timing=Timing(
                 init_s=outcome.init_s,
                 init_budget_s=budget,
                 run_s=outcome.run_s,
                 time_to_train_s=outcome.run_s + max(0.0, outcome.init_s - budget),
                 epoch_s=outcome.epoch_s,
+                final_eval_s=outcome.final_eval_s,
             ),
             quality=Quality(
                 metric=rules.quality.metric,
@@ -262,8 +348,9 @@ class BenchmarkSet:
                 achieved=outcome.achieved,
                 converged=outcome.converged,
                 stop_reason=outcome.stop_reason,
+                eval_kind=outcome.eval_kind,
                 epochs=outcome.epochs,
-                max_epochs=rules.quality.max_epochs[plan.scale],
+                max_epochs=outcome.max_epochs,
                 curve=[CurvePoint(epoch=p.epoch, value=p.value, elapsed_s=p.elapsed_s) for p in outcome.curve],
                 train_loss=outcome.train_loss,
             ),
@@ -282,6 +369,17 @@ class BenchmarkSet:
 
     def score(self) -> SignedBenchmarkScore:
         """Olympic score over the runs done so far; written, signed, beside them."""
+        if self.plan.mode != "to_target":
+            raise UserError(
+                "fixed-epoch runs are not scored on time to train: compare them with "
+                f"`accelbench scaling {self.plan.results_dir.parent}`"
+            )
+        self.last_score = SignedBenchmarkScore.model_validate(
+            distributed.on_primary(self.plan.world, self._sign_and_write_score)
+        )
+        return self.last_score
+
+    def _sign_and_write_score(self) -> dict:
         plan, rules = self.plan, self.plan.rules
         ordered = self.ordered_results()
         times = [r.timing.time_to_train_s if r.quality.converged else None for r in ordered]
@@ -294,7 +392,7 @@ class BenchmarkSet:
             workload=rules.workload,
             scale=plan.scale,
             division=plan.division,
-            system=plan.device.name,
+            system=plan.system_name,
             minimum_runs=minimum,
             max_non_converged=rules.runs.max_non_converged,
             runs=[
@@ -317,8 +415,7 @@ class BenchmarkSet:
         )
         signed = sign_document(score.model_dump(mode="json"), plan.key)
         write_json_atomic(plan.results_dir / "score.json", signed)
-        self.last_score = SignedBenchmarkScore.model_validate(signed)
-        return self.last_score
+        return signed
 
 
 def format_progress(label: str, progress: Progress, metric: str) -> str:

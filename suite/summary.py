@@ -1,4 +1,5 @@
-"""The one-screen summary of a set of runs: a row per run, then the olympic score."""
+"""The one-screen summary of a set of runs: a row per run, then the olympic score (none for
+fixed-epoch runs, which `accelbench scaling` compares instead)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,17 @@ from rich.table import Table
 from accelbench.results import SignedBenchmarkScore, SignedRunResult
 
 
-def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScore) -> Table:
-    first = results[0] if results else None
-    title = f"{score.workload} ({score.scale}, {score.division}) on {score.system}"
+def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None) -> Table:
+    first = results[0]
+    title = f"{first.workload} ({first.scale}, {first.division}) on {first.system.name}"
+    if first.mode == "fixed_epochs":
+        title += f", {first.quality.max_epochs} fixed epochs"
     table = Table(title=title, title_justify="left")
     metric = first.quality.metric if first else "quality"
     for column in ("run", "seed", "converged", "epochs", f"val {metric}", "target",
                    "time to train [s]", "samples/s", "init [s]"):
         table.add_column(column, justify="left" if column == "run" else "right")
-    dropped = set(score.dropped)
+    dropped = set(score.dropped) if score is not None else set()
     for result in results:
         name = f"run_{result.run_index}.json"
         achieved = result.quality.achieved
@@ -34,14 +37,17 @@ def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScor
             f"{result.throughput.samples_per_s:,.0f}",
             f"{result.timing.init_s:.2f}",
         )
-    verdict = "valid" if score.valid else f"NOT VALID: {score.reason}"
-    value = "n/a" if score.score_s is None else f"{score.score_s:.1f} s"
-    table.caption = f"olympic score: {value} ({verdict}); energy: not measured"
+    if score is None:
+        table.caption = "not scored (fixed epochs); compare with `accelbench scaling`; energy: not measured"
+    else:
+        verdict = "valid" if score.valid else f"NOT VALID: {score.reason}"
+        value = "n/a" if score.score_s is None else f"{score.score_s:.1f} s"
+        table.caption = f"olympic score: {value} ({verdict}); energy: not measured"
     table.caption_justify = "left"
     return table
 
 
-def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore, width: int = 110) -> str:
+def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None, width: int = 110) -> str:
     """The table as plain text, for terminals that rich does not drive (pytest's reporter)."""
     buffer = io.StringIO()
     Console(file=buffer, width=width, force_terminal=False).print(summary_table(results, score))

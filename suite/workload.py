@@ -9,6 +9,10 @@ called during the untimed init phase. The harness then drives the session inside
 region. A session must not read the scored clock, decide when to stop, or see the labels of
 the evaluation split: the harness owns the clock, the eval cadence and the stop rule, and
 computes the quality metric itself from the predictions the session returns.
+
+In a multi-process run (torchrun, srun, poprun) every process gets its own session, its own
+contiguous shard of the training split and of the evaluation inputs; the session keeps its
+replicas in step (e.g. DDP), and the harness gathers the predictions of all ranks.
 """
 
 from __future__ import annotations
@@ -16,10 +20,14 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 
+from accelbench.distributed import World
 from accelbench.rules.schema import Division, HyperparameterValue, Scale
+
+EvalKind = Literal["true", "pseudo"]
 
 
 @dataclass(frozen=True)
@@ -31,22 +39,35 @@ class RunContext:
     division: Division
     hyperparameters: Mapping[str, HyperparameterValue]
     seed: int
-    device: str
-    train_inputs: torch.Tensor
+    device: str  # a torch device string for this process, e.g. "cpu" or "cuda:3"
+    world: World
+    train_inputs: torch.Tensor  # this rank's shard of the training split
     train_targets: torch.Tensor
-    eval_inputs: torch.Tensor
+    eval_inputs: torch.Tensor  # this rank's shard of the evaluation split's inputs
 
 
 @dataclass(frozen=True)
 class EpochReport:
-    """What one training epoch did: samples consumed and the mean training loss."""
+    """What one training epoch did on this rank: samples consumed and the mean training loss.
+
+    The harness sums the samples and averages the loss over the ranks."""
 
     samples: int
     train_loss: float
 
 
 class TrainingSession(abc.ABC):
-    """A model being trained, as the harness sees it."""
+    """A model being trained, as the harness sees it.
+
+    `network` is the plain torch module being trained (unwrapped from DDP or torch.compile), so
+    tests can compare weights and gradients across implementations."""
+
+    network: torch.nn.Module
+
+    eval_kind: EvalKind = "true"
+    """'pseudo' when `predict_eval` runs the training graph at learning rate 0 (dropout on, batch
+    statistics) to avoid a graph switch, as the seed's IPU port did. The rules say per division
+    whether that is allowed; the reported quality is then `predict_final`'s, after the clock."""
 
     def warm_up(self) -> None:
         """Compile, trace or allocate before the clock starts (counts against the init budget)."""
@@ -58,6 +79,10 @@ class TrainingSession(abc.ABC):
     @abc.abstractmethod
     def predict_eval(self) -> torch.Tensor:
         """Predictions for `RunContext.eval_inputs`, in order, as a CPU tensor."""
+
+    def predict_final(self) -> torch.Tensor:
+        """True (inference-mode) predictions, asked for once after the timed region."""
+        return self.predict_eval()
 
     def after_eval(self, metric: float) -> None:
         """Told the harness's eval result, e.g. to step a plateau LR schedule."""

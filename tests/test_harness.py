@@ -6,6 +6,8 @@ import math
 import pytest
 import torch
 
+from accelbench.distributed import SINGLE
+from accelbench.errors import UserError
 from accelbench.events import EventLog
 from accelbench.harness import Harness
 from accelbench.rules.loader import load_rules
@@ -59,14 +61,14 @@ class Implementation:
 
 
 def context():
-    return RunContext("neuron_inverter", "smoke", "closed", {}, 7, "cpu",
+    return RunContext("neuron_inverter", "smoke", "closed", {}, 7, "cpu", SINGLE,
                       torch.zeros(4, 1600, 4), torch.zeros(4, 15), torch.zeros(8, 1600, 4))
 
 
-def run(tmp_path, session, scale="smoke"):
+def run(tmp_path, session, scale="smoke", mode="to_target", rules=RULES):
     log_path = tmp_path / "run.mllog"
     with EventLog(log_path) as log:
-        outcome = Harness(RULES, scale, clock=FakeClock()).run(
+        outcome = Harness(rules, scale, mode, clock=FakeClock()).run(
             Implementation(session), context(), TARGETS, log)
     events = [json.loads(line.split(":::MLLOG ", 1)[1]) for line in log_path.read_text().splitlines()]
     return outcome, events
@@ -80,7 +82,7 @@ def test_stops_at_the_first_eval_that_meets_the_target(tmp_path):
     assert outcome.achieved == pytest.approx(target)
     assert outcome.stop_reason == "target reached at epoch 3"
     assert session.warmed
-    assert session.after_eval_calls == pytest.approx([0.3, target + 1e-3])
+    assert session.after_eval_calls == pytest.approx([0.3, target + 1e-3, target])
     assert [p.epoch for p in outcome.curve] == [1, 2, 3]
     keys = [e["key"] for e in events]
     assert keys[:2] == ["init_start", "seed"] and "init_stop" in keys
@@ -113,3 +115,60 @@ def test_times_come_from_the_harness_clock(tmp_path):
     outcome, _ = run(tmp_path, ScriptedSession({1: 0.0}))
     assert outcome.init_s == 1.0  # one tick between init begin and init end
     assert outcome.run_s > 0 and all(t > 0 for t in outcome.epoch_s)
+
+
+def test_fixed_epochs_runs_the_scaling_rules_epochs_past_the_target(tmp_path):
+    epochs = RULES.scaling.epochs["smoke"]
+    script = {e: 0.0 for e in range(1, epochs + 1)}
+    script[epochs] = 0.25
+    outcome, events = run(tmp_path, ScriptedSession(script), mode="fixed_epochs")
+    assert outcome.epochs == outcome.max_epochs == epochs
+    assert outcome.achieved == pytest.approx(0.25) and outcome.converged  # 0.25 <= 0.28
+    assert outcome.stop_reason == f"ran the {epochs} epochs of the scaling rules"
+    assert len([e for e in events if e["key"] == "eval_accuracy"]) == epochs
+
+
+class PseudoSession(ScriptedSession):
+    """Evaluates through the training graph during the run; the true eval comes after it."""
+
+    eval_kind = "pseudo"
+
+    def __init__(self, mse_by_epoch, final_mse):
+        super().__init__(mse_by_epoch)
+        self.final_mse = final_mse
+        self.final_calls = 0
+
+    def predict_final(self):
+        self.final_calls += 1
+        return torch.full_like(TARGETS, math.sqrt(self.final_mse))
+
+
+def test_pseudo_validation_reports_the_true_eval_made_after_the_clock(tmp_path):
+    session = PseudoSession({1: 0.3, 2: 0.2}, final_mse=0.1)
+    outcome, events = run(tmp_path, session)
+    assert outcome.epochs == 2 and outcome.converged
+    assert outcome.eval_kind == "pseudo" and session.final_calls == 1
+    assert outcome.achieved == pytest.approx(0.1)
+    assert outcome.final_eval_s == 1.0  # one tick of the harness clock, outside run_s
+    keys = [e["key"] for e in events]
+    assert keys.index("run_stop") < keys.index("final_eval_accuracy")
+
+
+def test_a_pseudo_converged_run_whose_true_eval_misses_is_not_converged(tmp_path):
+    outcome, _ = run(tmp_path, PseudoSession({1: 0.2}, final_mse=0.5))
+    assert not outcome.converged
+    assert outcome.achieved == pytest.approx(0.5)
+    assert "true mse after the run misses the target" in outcome.stop_reason
+
+
+def test_pseudo_validation_is_refused_where_the_rules_forbid_it(tmp_path):
+    strict = RULES.model_copy(update={
+        "quality": RULES.quality.model_copy(update={"pseudo_validation": {"closed": False, "open": True}})
+    })
+    with pytest.raises(UserError, match="pseudo-validation, which the closed division"):
+        run(tmp_path, PseudoSession({1: 0.2}, final_mse=0.1), rules=strict)
+
+
+def test_fixed_epochs_needs_scaling_rules():
+    with pytest.raises(UserError, match="no \\[scaling\\] rules"):
+        Harness(RULES.model_copy(update={"scaling": None}), "smoke", "fixed_epochs")

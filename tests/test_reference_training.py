@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from accelbench.distributed import SINGLE
 from accelbench.reference.neuron_inverter.training import create_session
 from accelbench.rules.loader import load_rules
 from accelbench.workload import RunContext
@@ -16,7 +17,7 @@ def context(seed=3, **overrides):
     inputs = torch.randn(64, 1600, 4, generator=generator)
     targets = torch.tanh(inputs[:, ::100, 0][:, :15])  # learnable from the inputs
     return RunContext("neuron_inverter", "smoke", "closed", {**HYPER, **overrides}, seed, "cpu",
-                      inputs, targets, inputs[:40])
+                      SINGLE, inputs, targets, inputs[:40])
 
 
 def test_warmup_ramps_the_learning_rate_linearly():

@@ -23,6 +23,11 @@ def assert_one_line_error(result, *fragments):
         ("--device=tpu", ["unknown device 'tpu'", "cpu, a100, ipu"]),
         ("--scale=huge", ["unknown scale 'huge'", "smoke, small, full"]),
         ("--runs=0", ["--runs must be at least 1"]),
+        ("--mode=forever", ["unknown mode 'forever'", "to_target, fixed_epochs"]),
+        ("--hparam=learning_rate=fast", ["'learning_rate' takes a float", "learning_rate=0.001"]),
+        ("--hparam=learning_rate=0.5", ["closed rules", "'learning_rate' = 0.5 breaks range [0.0001, 0.02]"]),
+        ("--hparam=momentum=0.9", ["unknown hyperparameter 'momentum'", "learning_rate"]),
+        ("--hparam=learning_rate", ["write NAME=VALUE"]),
     ],
 )
 def test_pytest_suite_usage_errors(tmp_path, isolated_env, option, fragments):
@@ -61,3 +66,12 @@ def test_cli_missing_dataset_names_the_fix(tmp_path, isolated_env):
     result = run_command(["accelbench", "data", "verify", "neuron_inverter", "--scale", "smoke",
                           "--data-dir", str(tmp_path / "empty")], isolated_env, tmp_path)
     assert_one_line_error(result, "accelbench data generate neuron_inverter")
+
+
+def test_a_launcher_without_a_rendezvous_address(tmp_path, isolated_env):
+    env = {**isolated_env, "RANK": "0", "WORLD_SIZE": "2", "LOCAL_RANK": "0"}
+    env.pop("MASTER_ADDR", None)
+    env.pop("MASTER_PORT", None)
+    result = run_command(["pytest", str(REPO / "suite"), "-p", "no:cacheprovider",
+                          "--results-dir", str(tmp_path / "r")], env, tmp_path)
+    assert_one_line_error(result, "torchrun started 2 processes", "MASTER_ADDR")

@@ -208,6 +208,31 @@ def load(
     return loaded
 
 
+def load_rows(data_dir: Path, split: str, rows: slice, *, frames: bool = True) -> Split:
+    """Read only `rows` of a split (a rank's shard), without hashing: call `verify` first.
+
+    With `frames=False` only the targets are read (every rank needs all eval targets, but
+    only its own shard of the eval frames)."""
+    data_dir = Path(data_dir)
+    manifest = read_manifest(data_dir, _fix(data_dir))
+    path = data_dir / manifest.file
+    if split not in manifest.splits:
+        raise UserError(f"{path}: no split {split!r}; ask for one of {', '.join(manifest.splits)}")
+    names = array_names(split)
+    with _open(path) as h5:
+        unit = _dataset(h5, path, names[1], data_dir)[rows]
+        phys = _dataset(h5, path, names[2], data_dir)[rows]
+        if frames:
+            voltage = _dataset(h5, path, names[0], data_dir)[rows]
+        else:
+            voltage = np.empty((len(unit), 0, len(PROBE_NAMES)), dtype="<f4")
+    return Split(
+        frames=torch.from_numpy(np.ascontiguousarray(voltage)),
+        targets=torch.from_numpy(np.ascontiguousarray(unit)),
+        phys=torch.from_numpy(np.ascontiguousarray(phys)),
+    )
+
+
 def _probe_stats(voltage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-probe mean and std (float32) of raw voltages (N, T, probes), accumulated in float64."""
     flat = voltage.reshape(-1, voltage.shape[-1]).astype(np.float64)
