@@ -24,6 +24,10 @@ def calibration_record(files: Sequence[Path], command: str = "") -> tuple[Calibr
     if len(kinds) != 1:
         raise UserError(f"{files[0].parent}: runs mix workloads/scales/systems {sorted(kinds)}: "
                         "calibrate one set at a time")
+    fixed = [path for path, r in zip(files, runs) if r.mode != "to_target"]
+    if fixed:
+        raise UserError(f"{fixed[0]}: a fixed-epoch (scaling) run says nothing about epochs to the "
+                        "target: calibrate with runs made in --mode=to_target")
     converged = [r for r in runs if r.quality.converged]
     if not converged:
         raise UserError(f"{files[0].parent}: no run reached its target: nothing to calibrate")

@@ -85,3 +85,13 @@ def test_the_scaling_report_has_both_counts(study):
     png = (root / "report" / "scaling.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000
     assert "| CPU | host CPU (reference) | 2 | 1 |" in (root / "report" / "scaling.md").read_text()
+
+
+def test_fixed_epoch_runs_cannot_calibrate_a_target(study):
+    root, results, *_ = study
+    directory = results / "cpu" / "neuron_inverter" / "smoke_fixed_epochs"
+    env = {**os.environ, "ACCELBENCH_CONFIG_DIR": str(root / "config")}
+    result = run_command(["accelbench", "rules", "calibration", str(directory)], env, root)
+    assert result.returncode == 2
+    assert "fixed-epoch (scaling) run says nothing about epochs to the target" in result.stderr
+    assert "Traceback" not in result.stderr
