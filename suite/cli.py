@@ -18,8 +18,10 @@ app = typer.Typer(
 )
 data_app = typer.Typer(no_args_is_help=True, help="Generate or verify a workload's dataset.")
 rules_app = typer.Typer(no_args_is_help=True, help="Read the benchmark rules.")
+system_app = typer.Typer(no_args_is_help=True, help="Describe the system results run on.")
 app.add_typer(data_app, name="data")
 app.add_typer(rules_app, name="rules")
+app.add_typer(system_app, name="system")
 console = Console(highlight=False)
 if not console.is_terminal:
     console.width = max(console.width, 120)
@@ -114,6 +116,72 @@ def scaling(
     written = write_report(report, out)
     sys.stdout.write(render_markdown(report))
     say("wrote " + ", ".join(str(path) for path in written))
+
+
+@app.command()
+def package(
+    results: List[Path] = typer.Argument(..., help="results/<system>/<workload>/<scale> directories"),
+    system: List[Path] = typer.Option(..., help="system.json of each system the results ran on"),
+    out: Path = typer.Option(..., help="the new submission directory"),
+    key: Optional[Path] = typer.Option(None, help="signing key [user config dir]"),
+) -> None:
+    """Assemble a submission tree: verified results and logs, system descriptions, the code
+    that ran, the public keys, and a signed manifest of every file's SHA-256."""
+    from accelbench.keys import load_or_create_key
+    from accelbench.packaging import package as package_tree
+
+    private, key_file, created = load_or_create_key(key)
+    if created:
+        say(f"created a signing key at {key_file}")
+    manifest = package_tree(results, system, out, private)
+    sets = manifest["result_sets"]
+    say(f"wrote {out}: {len(sets)} result set(s), {sum(len(s['runs']) for s in sets)} runs, "
+        f"{len(manifest['files'])} files; check it with `accelbench validate {out}`")
+
+
+@app.command()
+def validate(
+    submission: Path = typer.Argument(..., help="a submission directory written by `accelbench package`"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+) -> None:
+    """Re-derive every verdict of SUBMISSION from its files alone; exit 0 only if it is valid."""
+    from accelbench.validation.validator import validate_submission
+
+    report = validate_submission(submission)
+    if as_json:
+        sys.stdout.write(report.json_text())
+    else:
+        console.print(report.renderable())
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+def summarize(
+    submissions: List[Path] = typer.Argument(..., help="submission directories written by `accelbench package`"),
+    out: Path = typer.Option(Path("summary"), help="where summary.md, .csv, .html and the PNGs go"),
+    trusted_key_id: List[str] = typer.Option([], help="accept only files signed by these keys"),
+) -> None:
+    """Results table across systems from verified submissions: time to train with a 95% CI,
+    end quality, energy, samples/s; Markdown, CSV, self-contained HTML with plots."""
+    from accelbench.summarize import load_summary, write_summary
+    from accelbench.summary_tables import markdown_table
+
+    summary = load_summary(submissions, trusted_key_id or None)
+    written = write_summary(summary, out)
+    sys.stdout.write(markdown_table(summary))
+    say("wrote " + ", ".join(str(path) for path in written))
+
+
+@system_app.command("describe")
+def system_describe(
+    submitter: str = typer.Option(..., help="who submits (your organisation)"),
+    name: str = typer.Option("cpu", help="the system name, as results name it (cpu, cpu_n2, ...)"),
+) -> None:
+    """Print this machine's description as a CPU system (system.json), from what every result
+    detects, so the two agree."""
+    from accelbench.systems import describe_this_machine
+
+    say(describe_this_machine(submitter, name).model_dump_json(indent=2))
 
 
 def _rules_and_scale(workload: str, scale: str):

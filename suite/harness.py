@@ -23,13 +23,12 @@ from mlperf_logging.mllog import constants as mlk
 
 from accelbench import distributed
 from accelbench.errors import UserError
-from accelbench.events import EventLog
+from accelbench.events import FINAL_EVAL_ACCURACY, EventLog
 from accelbench.quality import compute_metric, meets_target
 from accelbench.rules.schema import BenchmarkRules, HyperparameterValue, Scale
 from accelbench.workload import EvalKind, RunContext, TrainingSession
 
 Mode = Literal["to_target", "fixed_epochs"]
-FINAL_EVAL_ACCURACY = "final_eval_accuracy"  # the untimed true eval after a pseudo-validated run
 
 
 class Implementation(Protocol):

@@ -14,8 +14,6 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-import torch
-
 from accelbench import __version__
 from accelbench.results import Provenance
 
@@ -50,6 +48,8 @@ def memory_bytes() -> int | None:
 
 
 def accelerators() -> list[str]:
+    import torch  # here, not above: the validator hashes code trees with this module, and starts fast
+
     if torch.cuda.is_available():
         return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return []

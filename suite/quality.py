@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-
-import torch
+from typing import TYPE_CHECKING
 
 from accelbench.errors import UserError
 from accelbench.rules.schema import Direction
 
+if TYPE_CHECKING:
+    import torch
+
 
 def mean_squared_error(predictions: torch.Tensor, targets: torch.Tensor) -> float:
     """MSE over all samples and outputs, accumulated in float64."""
+    import torch  # here, not above: `accelbench validate` imports this module and starts fast
+
     if predictions.shape != targets.shape:
         raise ValueError(f"predictions {tuple(predictions.shape)} vs targets {tuple(targets.shape)}")
     diff = predictions.detach().to("cpu", torch.float64) - targets.to("cpu", torch.float64)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
@@ -53,7 +53,7 @@ def _read_bytes(path: Path) -> bytes:
     return data
 
 
-def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+def refuse_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     obj: dict[str, object] = {}
     for key, value in pairs:
         if key in obj:
@@ -62,7 +62,7 @@ def _refuse_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return obj
 
 
-def _refuse_constant(name: str) -> object:
+def refuse_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
 
 
@@ -76,7 +76,7 @@ def _parse(path: Path, data: bytes) -> dict[str, object]:
         ) from None
     try:
         doc = json.loads(
-            text, object_pairs_hook=_refuse_duplicates, parse_constant=_refuse_constant
+            text, object_pairs_hook=refuse_duplicates, parse_constant=refuse_constant
         )
     except json.JSONDecodeError as err:
         raise UserError(

@@ -27,3 +27,20 @@ def run_command(args, env, cwd, timeout=600):
         [sys.executable, "-m", *args], env=env, cwd=cwd, capture_output=True, text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(tmp_path_factory):
+    """One real set of 3 smoke runs (signed, scored), made once per test session:
+    (workspace root, environment, results directory of the set, signing key path)."""
+    root = tmp_path_factory.mktemp("smoke_runs")
+    env = {**os.environ, "ACCELBENCH_CONFIG_DIR": str(root / "config"),
+           "ACCELBENCH_DATA_DIR": os.environ.get("ACCELBENCH_DATA_DIR", str(root / "data"))}
+    key = root / "signing.pem"
+    keygen = run_command(["accelbench", "keygen", "--key", str(key)], env, root)
+    assert keygen.returncode == 0, keygen.stderr
+    made = run_command(["accelbench", "run", "neuron_inverter", "--scale", "smoke", "--runs", "3",
+                        "--seed", "7", "--results-dir", str(root / "results"), "--key", str(key)],
+                       env, root)
+    assert made.returncode == 0, made.stdout + made.stderr
+    return root, env, root / "results" / "cpu" / "neuron_inverter" / "smoke", key

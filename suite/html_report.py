@@ -1,0 +1,94 @@
+"""The summary as one self-contained HTML page: CSS inline, every figure a base64 data URI, no
+script and no link to anything outside, so the page can be mailed, archived or opened offline
+and shows the same thing. Every string that came from a file is escaped: a submitter's name
+is text, never markup.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from typing import TYPE_CHECKING
+
+from accelbench.summary_tables import (
+    HEADER,
+    METHOD,
+    NO_POWER_TRACES,
+    NO_SCORED_SETS,
+    display_cells,
+    no_energy_note,
+)
+
+if TYPE_CHECKING:
+    from accelbench.summarize import Summary
+    from accelbench.summary_plots import ReportImage, ReportImages
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.45; }
+table { border-collapse: collapse; font-size: 0.88em; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.35em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f4f7; }
+tbody tr:nth-child(even) { background: #fafafa; }
+figure { margin: 1.2em 0; }
+figure img { max-width: 100%; border: 1px solid #e4e4e4; }
+figcaption, .note { color: #555; font-size: 0.9em; }
+code { background: #f2f4f7; padding: 0 0.2em; }
+"""
+
+
+def _text(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _figure(image: ReportImage) -> str:
+    data = base64.b64encode(image.png).decode("ascii")
+    return (f'<figure><img alt="{_text(image.title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_text(image.title)}</figcaption></figure>")
+
+
+def _table(summary: Summary) -> str:
+    head = "".join(f"<th>{_text(name)}</th>" for name in HEADER)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in display_cells(s)) + "</tr>"
+        for s in summary.sets
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _submissions(summary: Summary) -> str:
+    items = "".join(
+        f"<li><code>{_text(info.path)}</code>: {_text(info.submitter)}, {_text(info.division)} "
+        f"division, rules {_text(info.rules_version)}, manifest signed by key "
+        f"<code>{_text(info.key_id)}</code> ({_text(info.created_at)})</li>"
+        for info in summary.submissions
+    )
+    return f"<ul>{items}</ul>"
+
+
+def render_html(summary: Summary, images: ReportImages) -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>accelbench summary</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>accelbench summary</h1>",
+        f"<p>{len(summary.sets)} result set(s) from {len(summary.submissions)} submission(s); every "
+        "run file and score verified (signature, layout, schema, log hash):</p>",
+        _submissions(summary),
+        _table(summary),
+        f'<p class="note">{_text(METHOD)}</p>',
+        "<h2>Time to train</h2>",
+        _figure(images.time_to_train) if images.time_to_train is not None else
+        f'<p class="note">{_text(NO_SCORED_SETS)}</p>',
+        "<h2>Energy to train</h2>",
+        _figure(images.energy_to_train) if images.energy_to_train is not None else
+        f'<p class="note">{_text(no_energy_note(summary))}</p>',
+        "<h2>Power profiles</h2>",
+        "".join(map(_figure, images.power)) or f'<p class="note">{_text(NO_POWER_TRACES)}</p>',
+        "<h2>Convergence</h2>",
+    ]
+    for s, image in zip(summary.sets, images.convergence):
+        parts += [f"<h3>{_text(s.label)}</h3>", _figure(image)]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,1 @@
+"""`accelbench validate`: re-derive every verdict of a submission tree from its files alone."""

@@ -1,0 +1,220 @@
+"""One result set of a submission: its layout, its runs (each verified, then checked against
+its log, its rules, its system and its code), and the verdicts over the set: run count, seeds,
+non-converged runs, the score and the reference convergence check."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from accelbench.errors import UserError
+from accelbench.results import SignedBenchmarkScore, SignedRunResult
+from accelbench.rules.loader import describe_validation_error
+from accelbench.rules.schema import BenchmarkRules
+from accelbench.signing import SignatureError
+from accelbench.submission import RESULTS_DIR, ResultSet, SubmissionManifest
+from accelbench.systems import SystemDescription
+from accelbench.validation.code_checks import check_code_tree, check_run_code
+from accelbench.validation.convergence import reference_convergence
+from accelbench.validation.event_log import check_event_log, parse_events
+from accelbench.validation.files import SubmissionFiles
+from accelbench.validation.findings import Findings, shown
+from accelbench.validation.run_checks import check_run, derived_convergence
+from accelbench.validation.score_checks import check_score
+from accelbench.validation.system_checks import check_run_system
+from accelbench.verification import verify_file
+
+RUN_FILE = re.compile(r"^run_([1-9][0-9]{0,5})\.json$")
+
+
+@dataclass(frozen=True)
+class SetContext:
+    """What every set of one submission is checked against."""
+
+    files: SubmissionFiles
+    manifest: SubmissionManifest
+    trusted: frozenset[str]
+    systems: dict[str, SystemDescription]
+    findings: Findings
+
+
+def expected_directory(result_set: ResultSet) -> str:
+    suffix = "" if result_set.mode == "to_target" else "_fixed_epochs"
+    return f"{RESULTS_DIR}/{result_set.system}/{result_set.workload}/{result_set.scale}{suffix}"
+
+
+def check_result_set(result_set: ResultSet, rules: BenchmarkRules | None, context: SetContext) -> int:
+    """Check one set; return how many of its runs could be read."""
+    return _SetCheck(result_set, rules, context).run()
+
+
+class _SetCheck:
+    def __init__(self, result_set: ResultSet, rules: BenchmarkRules | None, context: SetContext) -> None:
+        self.set, self.rules, self.context = result_set, rules, context
+        self.files, self.findings = context.files, context.findings
+        self.directory = result_set.directory
+        self.runs = list(dict.fromkeys(result_set.runs))  # a run listed twice is read once
+
+    def error(self, check: str, path: str, message: str) -> None:
+        self.findings.error(check, path, message)
+
+    def run(self) -> int:
+        self.check_layout()
+        system = self.context.systems.get(self.set.system)
+        if self.set.system not in self.context.manifest.systems:
+            self.error("set.system", self.directory, f"the set's system {shown(self.set.system)} is not "
+                       "declared in submission.json systems")
+        check_code_tree(self.files, self.set, self.findings)
+        runs = [(path, self.load_run(path)) for path in self.runs]
+        loaded = [(path, result) for path, result in runs if result is not None]
+        for path, result in loaded:
+            check_run_code(result, self.set, path, self.findings)
+            if system is not None:
+                check_run_system(system, result, path, self.findings)
+            if self.rules is not None:
+                index = int(RUN_FILE.match(Path(path).name).group(1))  # type: ignore[union-attr]
+                check_run(result, path, index, self.set, self.context.manifest.division,
+                          self.context.manifest.rules_version, self.rules, self.findings)
+        self.check_seeds(loaded)
+        if self.rules is not None:
+            self.check_run_count()
+            if self.set.mode == "to_target" and len(loaded) == len(runs):
+                named = [(Path(path).name, result) for path, result in loaded]
+                self.check_non_converged(named)
+                self.check_score(named)
+                self.check_reference_convergence(named)
+        return len(loaded)
+
+    def check_layout(self) -> None:
+        expected = expected_directory(self.set)
+        if self.directory != expected:
+            self.error("set.layout", self.directory, f"the set's directory must be {expected}")
+        for path in self.runs:
+            parent, _, name = path.rpartition("/")
+            if parent != self.directory or not RUN_FILE.match(name):
+                self.error("set.layout", path, f"a run of the set must be {self.directory}/run_N.json")
+        if len(self.runs) != len(self.set.runs):
+            self.error("set.layout", self.directory, "lists a run file twice")
+        listed = set(self.runs)
+        for path in self.files.under(self.directory):
+            if RUN_FILE.match(path.rpartition("/")[2]) and path not in listed:
+                self.error("set.layout", path, "is a run of this set's directory that the set does not "
+                           "list: every run made must be reported")
+        expected_score = f"{self.directory}/score.json" if self.set.mode == "to_target" else None
+        if self.set.score != expected_score:
+            self.error("set.layout", self.directory,
+                       f"score is {shown(self.set.score)}; a {self.set.mode} set's score is {shown(expected_score)}")
+
+    def load_run(self, path: str) -> SignedRunResult | None:
+        """The run's result if its schema holds, after verifying its signature and its log.
+        Only runs inside the set's own directory are read, so no file is read for two sets."""
+        parent, _, name = path.rpartition("/")
+        if parent != self.directory or self.directory != expected_directory(self.set) or not RUN_FILE.match(name):
+            return None
+        if not self.files.exists(path):
+            if path not in self.files.flagged:
+                self.error("set.layout", path, "is listed as a run of the set but absent")
+            return None
+        doc = self.files.read_json(path)
+        if doc is None:
+            return None
+        try:
+            result = SignedRunResult.model_validate(doc)
+        except ValidationError as err:
+            self.error("run.schema", path, describe_validation_error(err))
+            return None
+        log = f"{path.rpartition('/')[0]}/{result.event_log.file}"
+        if "/" in result.event_log.file or not self.files.exists(log):
+            if log not in self.files.flagged:
+                self.error("run.event_log", path, f"event_log.file {shown(result.event_log.file)} is not a "
+                           "file beside the run")
+            return result
+        self.verify(path, "run")
+        text = self.files.read_text(log)
+        events = parse_events(text, log, self.findings) if text is not None else None
+        if events is not None:
+            check_event_log(events, result, log, self.findings)
+        return result
+
+    def verify(self, path: str, what: str) -> None:
+        """`accelbench verify` on the file, and its signer among the submission's keys."""
+        try:
+            verified = verify_file(self.files.root / path)
+        except SignatureError as err:
+            self.error(f"{what}.signature", path, self.relative_message(err))
+            return
+        except UserError as err:
+            self.error(f"{what}.integrity", path, self.relative_message(err))
+            return
+        if verified.key_id not in self.context.trusted:
+            self.error(f"{what}.signer", path, f"signed by key {verified.key_id}, which is not among the "
+                       f"submission's public keys {shown(sorted(self.context.trusted))}")
+
+    def relative_message(self, err: Exception) -> str:
+        return str(err).replace(f"{self.files.root}/", "")
+
+    def check_seeds(self, loaded: list[tuple[str, SignedRunResult]]) -> None:
+        counts = Counter(result.seed for _, result in loaded)
+        for seed, count in counts.items():
+            if count > 1:
+                paths = [path.rpartition("/")[2] for path, result in loaded if result.seed == seed]
+                self.error("set.seeds", self.directory, f"seed {seed} is used by {count} runs "
+                           f"({', '.join(paths)}); each run of a set needs its own seed")
+
+    def check_run_count(self) -> None:
+        assert self.rules is not None
+        minimum = self.rules.runs.minimum[self.set.scale] if self.set.mode == "to_target" else 1
+        if len(self.runs) < minimum:
+            self.error("set.run_count", self.directory, f"{len(self.runs)} run(s); the "
+                       f"{self.rules.rules_version} rules require {minimum} at scale {self.set.scale}")
+
+    def check_non_converged(self, runs: list[tuple[str, SignedRunResult]]) -> None:
+        assert self.rules is not None
+        failed = [name for name, result in runs if not derived_convergence(result)]
+        allowed = self.rules.runs.max_non_converged
+        if len(failed) > allowed:
+            self.error("set.non_converged", self.directory, f"{len(failed)} runs did not converge "
+                       f"({', '.join(failed)}); the rules allow {allowed}")
+
+    def check_score(self, runs: list[tuple[str, SignedRunResult]]) -> None:
+        assert self.rules is not None
+        path = self.set.score
+        if path is None or not self.files.exists(path):
+            if path is not None and path not in self.files.flagged:
+                self.error("set.layout", path, "the set's score.json is absent")
+            return
+        doc = self.files.read_json(path)
+        if doc is None:
+            return
+        try:
+            score = SignedBenchmarkScore.model_validate(doc)
+        except ValidationError as err:
+            self.error("score.schema", path, describe_validation_error(err))
+            return
+        scored_files = [f"{self.directory}/{run.file}" for run in score.runs]
+        if all(self.files.exists(scored) for scored in scored_files):
+            self.verify(path, "score")
+        check_score(score, path, runs, self.set, self.context.manifest.division, self.rules, self.findings)
+
+    def check_reference_convergence(self, runs: list[tuple[str, SignedRunResult]]) -> None:
+        assert self.rules is not None
+        if self.context.manifest.division != "closed":
+            return
+        record = self.rules.calibration[self.set.scale]
+        if record.status != "calibrated":
+            self.findings.warning("convergence.uncalibrated", self.directory,
+                                  f"the {self.set.scale} target is not calibrated ({record.device}): no "
+                                  "reference convergence check is possible")
+            return
+        epochs = [result.quality.epochs if derived_convergence(result) else None for _, result in runs]
+        test = reference_convergence(record.epochs_to_target, epochs)
+        if test is None:
+            self.findings.warning("convergence.untested", self.directory,
+                                  "too few converged runs here or in the calibration record to test")
+        elif test.too_fast:
+            self.error("convergence.reference", self.directory,
+                       f"converges implausibly faster than the reference: {test.describe()}")

@@ -1,0 +1,179 @@
+"""One run result held against the rules it claims and the set it sits in: the verdicts the
+harness reached (converged, time to train) are recomputed from the recorded numbers with the
+same functions the harness used, and everything the rules fix must be what the rules say."""
+
+from __future__ import annotations
+
+import math
+
+from accelbench.datasets import expected_checksums
+from accelbench.quality import meets_target
+from accelbench.results import RunResult
+from accelbench.rules.schema import BenchmarkRules
+from accelbench.submission import ResultSet
+from accelbench.validation.findings import Findings, shown
+
+RELATIVE_TOLERANCE = 1e-9  # recomputed sums of the same doubles; only summation order differs
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
+
+
+def derived_convergence(result: RunResult) -> bool:
+    """Whether the run converged, from its curve and achieved value, as the harness decides:
+    the last eval must meet the target (to_target); a pseudo-validated run must also meet it
+    with the true eval after the run; a fixed-epoch run is judged on its final quality alone."""
+    quality = result.quality
+
+    def meets(value: float | None) -> bool:
+        return meets_target(value, quality.target, quality.direction)
+
+    if result.mode == "fixed_epochs":
+        return meets(quality.achieved)
+    last = quality.curve[-1].value if quality.curve else None
+    return meets(last) and (quality.eval_kind == "true" or meets(quality.achieved))
+
+
+def check_run(
+    result: RunResult, relative: str, run_index: int, result_set: ResultSet,
+    division: str, rules_version: str, rules: BenchmarkRules, findings: Findings,
+) -> None:
+    """Findings for every way `result` departs from its set and its rules."""
+    _Run(result, relative, division, findings).check(run_index, result_set, rules_version, rules)
+
+
+class _Run:
+    """The checks of one run; the submission's division, not the run's own claim, picks the
+    division's rules (a run that claims another division is a finding of its own)."""
+
+    def __init__(self, result: RunResult, relative: str, division: str, findings: Findings) -> None:
+        self.result, self.relative, self.division, self.findings = result, relative, division, findings
+
+    def error(self, check: str, message: str) -> None:
+        self.findings.error(check, self.relative, message)
+
+    def check(self, run_index: int, result_set: ResultSet, rules_version: str, rules: BenchmarkRules) -> None:
+        self.identity(run_index, result_set, rules_version)
+        self.rules(rules, result_set)
+        self.quality()
+        self.timing(rules)
+        violations = rules.hyperparameters.violations(self.division, dict(self.result.hyperparameters))
+        for problem in violations:
+            self.error("run.hyperparameters", f"hyperparameters: {problem} ({self.division} division)")
+        self.dataset(rules)
+
+    def identity(self, run_index: int, result_set: ResultSet, rules_version: str) -> None:
+        r = self.result
+        expected = {
+            "workload": result_set.workload, "scale": result_set.scale, "mode": result_set.mode,
+            "division": self.division, "rules_version": rules_version, "run_index": run_index,
+            "system.implementation": result_set.implementation,
+        }
+        actual = {
+            "workload": r.workload, "scale": r.scale, "mode": r.mode, "division": r.division,
+            "rules_version": r.rules_version, "run_index": r.run_index,
+            "system.implementation": r.system.implementation,
+        }
+        for field, value in expected.items():
+            if actual[field] != value:
+                self.error("run.identity", f"{field} is {shown(actual[field])} but the submission says {shown(value)}")
+
+    def rules(self, rules: BenchmarkRules, result_set: ResultSet) -> None:
+        quality, scale = self.result.quality, self.result.scale
+        if self.result.kind != rules.kind:
+            self.error("run.rules", f"kind is {shown(self.result.kind)}; the rules say {shown(rules.kind)}")
+        max_epochs = (rules.scaling.epochs[scale] if result_set.mode == "fixed_epochs" and rules.scaling
+                      else rules.quality.max_epochs[scale])
+        expected = {
+            "quality.metric": rules.quality.metric, "quality.split": rules.quality.split,
+            "quality.direction": rules.quality.direction, "quality.target": rules.quality.target[scale],
+            "quality.max_epochs": max_epochs,
+            "timing.init_budget_s": rules.timing.init_budget_s[self.division],
+        }
+        actual = {
+            "quality.metric": quality.metric, "quality.split": quality.split,
+            "quality.direction": quality.direction, "quality.target": quality.target,
+            "quality.max_epochs": quality.max_epochs, "timing.init_budget_s": self.result.timing.init_budget_s,
+        }
+        for field, value in expected.items():
+            if actual[field] != value:
+                self.error("run.rules", f"{field} is {shown(actual[field])}; the {rules.rules_version} "
+                           f"rules say {shown(value)} at scale {scale}")
+        if quality.eval_kind == "pseudo" and not rules.quality.pseudo_validation[self.division]:
+            self.error("run.rules", f"quality.eval_kind is pseudo, which the {self.division} "
+                       "division's rules do not allow")
+
+    def quality(self) -> None:
+        quality = self.result.quality
+        derived = derived_convergence(self.result)
+        if quality.converged != derived:
+            self.error("run.quality", f"quality.converged is {shown(quality.converged)} but achieved "
+                       f"{shown(quality.achieved)} against target {quality.target} ({quality.direction}) "
+                       f"means {shown(derived)}")
+        last = quality.curve[-1].value if quality.curve else None
+        if quality.eval_kind == "true" and quality.achieved != last:
+            self.error("run.quality", f"quality.achieved {shown(quality.achieved)} is not the last "
+                       f"eval of quality.curve ({shown(last)})")
+        if not 0 <= quality.epochs <= quality.max_epochs:
+            self.error("run.quality", f"quality.epochs {quality.epochs} is outside 0..{quality.max_epochs}")
+        counts = {"timing.epoch_s": len(self.result.timing.epoch_s), "quality.train_loss": len(quality.train_loss)}
+        for field, count in counts.items():
+            if count != quality.epochs:
+                self.error("run.quality", f"{field} has {count} entries for {quality.epochs} epochs")
+        self.stop_rule()
+
+    def stop_rule(self) -> None:
+        """A run to the target stops at the first eval that meets it; a fixed-epoch run trains
+        all its epochs; either may stop early only when it diverges (a loss or metric that is
+        not finite, recorded as null)."""
+        quality = self.result.quality
+        to_target = self.result.mode == "to_target"
+        meeting = [p.epoch for p in quality.curve if meets_target(p.value, quality.target, quality.direction)]
+        if to_target and meeting and meeting[0] != quality.epochs:
+            self.error("run.quality", f"the curve meets the target at epoch {meeting[0]}, yet the "
+                       f"run went on to epoch {quality.epochs} (the clock stops at the target)")
+        diverged = (bool(quality.train_loss) and quality.train_loss[-1] is None) or \
+            (bool(quality.curve) and quality.curve[-1].value is None)
+        if not (to_target and meeting) and not diverged and quality.epochs < quality.max_epochs:
+            reason = "reaching the target or diverging" if to_target else "diverging"
+            self.error("run.quality", f"stopped at epoch {quality.epochs} of {quality.max_epochs} without {reason}")
+
+    def timing(self, rules: BenchmarkRules) -> None:
+        timing = self.result.timing
+        budget = rules.timing.init_budget_s[self.division]
+        excess = max(0.0, timing.init_s - budget)
+        expected = timing.run_s + excess
+        if not close(timing.time_to_train_s, expected):
+            if excess > 0:
+                message = (f"init took {timing.init_s:.1f} s, {excess:.1f} s over the {budget:g} s "
+                           f"budget, so timing.time_to_train_s must be run_s + {excess:.1f} = "
+                           f"{expected:.3f} s, not {timing.time_to_train_s:.3f} s")
+            else:
+                message = (f"timing.time_to_train_s is {timing.time_to_train_s:.6g} s but run_s is "
+                           f"{timing.run_s:.6g} s and init ({timing.init_s:.3g} s) is within budget")
+            self.error("run.init", message)
+        if min(timing.init_s, timing.run_s) < 0:
+            self.error("run.init", "timing.init_s and timing.run_s must not be negative")
+
+    def dataset(self, rules: BenchmarkRules) -> None:
+        dataset, scale = self.result.dataset, self.result.scale
+        sizes = rules.dataset.splits[scale]
+        if dataset.id != f"{rules.workload}/{scale}" or dataset.seed != rules.dataset.seed:
+            self.error("run.dataset", f"dataset {shown(dataset.id)} seed {dataset.seed} is not "
+                       f"{rules.workload}/{scale} seed {rules.dataset.seed} of the rules")
+        if set(dataset.splits) != set(sizes):
+            self.error("run.dataset", f"dataset.splits are {shown(sorted(dataset.splits))}; the rules "
+                       f"name {shown(sorted(sizes))}")
+        for name, digest in expected_checksums(rules, scale).items():
+            split = dataset.splits.get(name)
+            if split is None:
+                continue
+            if split.samples != sizes[name]:
+                self.error("run.dataset", f"dataset.splits.{name}.samples is {split.samples}; the rules "
+                           f"say {sizes[name]}")
+            if digest is not None and split.sha256 != digest:
+                self.error("run.dataset", f"dataset.splits.{name}.sha256 is {shown(split.sha256)}; the "
+                           f"rules record {digest}")

@@ -1,0 +1,1 @@
+"""neuron_inverter: infer 15 conductances of a simulated neuron from its voltage traces."""
