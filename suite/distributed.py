@@ -150,6 +150,15 @@ def share(value: T, world: World) -> T:
     return box[0]
 
 
+def gather_objects(value: T, world: World) -> list[T]:
+    """Every rank's `value`, in rank order, on every rank (picklable values only)."""
+    if world.size == 1:
+        return [value]
+    values: list = [None] * world.size
+    dist.all_gather_object(values, value)
+    return values
+
+
 def on_primary(world: World, work: Callable[[], T]) -> T:
     """Run `work` on rank 0 and hand its result to every rank; its UserError fails every rank."""
     if world.size == 1:

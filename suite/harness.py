@@ -22,6 +22,8 @@ import torch
 from mlperf_logging.mllog import constants as mlk
 
 from accelbench import distributed
+from accelbench.energy.measurement import EnergyMeasurement
+from accelbench.energy.sampler import EnergySampler
 from accelbench.errors import UserError
 from accelbench.events import FINAL_EVAL_ACCURACY, EventLog
 from accelbench.quality import compute_metric, meets_target
@@ -71,6 +73,7 @@ class RunOutcome:
     stop_reason: str
     eval_kind: EvalKind = "true"
     final_eval_s: float | None = None
+    energy: EnergyMeasurement | None = None  # this process's devices, over the timed region
     logged_hyperparameters: Mapping[str, HyperparameterValue] = field(default_factory=dict)
 
 
@@ -107,8 +110,10 @@ class Harness:
         eval_targets: torch.Tensor,
         log: EventLog,
         on_progress: Callable[[Progress], None] = lambda progress: None,
+        sampler: EnergySampler | None = None,
     ) -> RunOutcome:
-        """`eval_targets` covers the whole eval split; `context` holds this rank's shards."""
+        """`eval_targets` covers the whole eval split; `context` holds this rank's shards.
+        `sampler` reads this process's power meter over the timed region, and only there."""
         quality, world = self.rules.quality, context.world
         log.start(mlk.INIT_START)
         init_begin = self.clock()
@@ -134,6 +139,8 @@ class Harness:
 
         log.start(mlk.RUN_START)
         run_begin = self.clock()
+        if sampler is not None:
+            sampler.start()
         epoch_s: list[float] = []
         losses: list[float | None] = []
         curve: list[EvalPoint] = []
@@ -190,6 +197,7 @@ class Harness:
             if converged and self.mode == "to_target":
                 stop_reason = f"target reached at epoch {epoch}"
                 break
+        energy = sampler.stop() if sampler is not None else None
         run_s = self.clock() - run_begin
         log.end(mlk.RUN_STOP, status=mlk.SUCCESS if converged else mlk.ABORTED,
                 epoch_num=len(epoch_s))
@@ -220,5 +228,6 @@ class Harness:
             stop_reason=stop_reason,
             eval_kind=session.eval_kind,
             final_eval_s=final_eval_s,
+            energy=energy,
             logged_hyperparameters=logged,
         )

@@ -23,10 +23,24 @@ NUMERICS_ENV = (
     "CUBLAS_WORKSPACE_CONFIG",
     "NVIDIA_TF32_OVERRIDE",
     "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE",
-    "TF_ENABLE_ONEDNN_OPTS",
     "CUDA_VISIBLE_DEVICES",
+    "CUDA_LAUNCH_BLOCKING",
+    "NCCL_ALGO",
+    "NCCL_PROTO",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_CUDNN_DETERMINISTIC",
+    "TF_DETERMINISTIC_OPS",
+    "XLA_FLAGS",
+    "POPLAR_ENGINE_OPTIONS",
+    "POPLAR_RUNTIME_OPTIONS",
+    "POPTORCH_CACHE_DIR",
 )
-PACKAGES = ("torch", "numpy", "pydantic", "h5py", "mlperf-logging", "cryptography", "rfc8785")
+PACKAGES = (
+    "torch", "numpy", "scipy", "pydantic", "h5py", "mlperf-logging", "cryptography", "rfc8785",
+    "nvidia-ml-py", "tensorflow", "tensorflow-probability", "snntorch", "snntorch-ipu",
+    "poptorch", "popdist",
+)
+CONTAINER_ENV = ("ACCELBENCH_IMAGE", "ACCELBENCH_IMAGE_DIGEST", "ACCELBENCH_IMAGE_REVISION")
 SUITE_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -53,6 +67,37 @@ def accelerators() -> list[str]:
     if torch.cuda.is_available():
         return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return []
+
+
+def accelerator_software() -> dict[str, str]:
+    """CUDA runtime, cuDNN and the GPU driver where torch and NVML can tell; empty on a CPU."""
+    import torch  # here, not above: see accelerators()
+
+    found: dict[str, str] = {}
+    if torch.version.cuda:
+        found["cuda_runtime"] = torch.version.cuda
+    if torch.cuda.is_available():
+        cudnn = torch.backends.cudnn.version()
+        if cudnn:
+            found["cudnn"] = str(cudnn)
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            found["nvidia_driver"] = str(pynvml.nvmlSystemGetDriverVersion())
+            pynvml.nvmlShutdown()
+        except Exception:  # nvidia-ml-py missing or NVML unusable: the driver stays unrecorded
+            pass
+    return found
+
+
+def container(environ=os.environ) -> dict[str, str]:
+    """Inside a container? Which image (the suite's images export their name and digest)."""
+    inside = Path("/.dockerenv").exists() or Path("/run/.containerenv").exists()
+    found = {"inside": "yes" if inside else "no"}
+    found.update({name.removeprefix("ACCELBENCH_").lower(): environ[name]
+                  for name in CONTAINER_ENV if environ.get(name)})
+    return found
 
 
 def package_versions() -> dict[str, str]:
@@ -102,7 +147,9 @@ def collect(implementation_dir: Path) -> Provenance:
         cpu_count=os.cpu_count() or 0,
         memory_bytes=memory_bytes(),
         accelerators=accelerators(),
+        accelerator_software=accelerator_software(),
         packages=package_versions(),
+        container=container(),
         suite_git_commit=commit,
         suite_git_dirty=dirty,
         implementation_sha256=tree_sha256(implementation_dir),

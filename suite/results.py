@@ -40,7 +40,9 @@ class Provenance(ResultModel):
     cpu_count: int
     memory_bytes: int | None
     accelerators: list[str]
+    accelerator_software: dict[str, str] = Field(description="CUDA runtime, cuDNN, driver")
     packages: dict[str, str]
+    container: dict[str, str] = Field(description="inside a container?, image, digest, revision")
     suite_git_commit: str | None
     suite_git_dirty: bool | None
     implementation_sha256: str
@@ -98,10 +100,26 @@ class Throughput(ResultModel):
 
 
 class Energy(ResultModel):
+    """Energy over the timed region, summed once per device over every process of the run.
+
+    Unavailable energy is null with the reason, never 0 and never an estimate."""
+
     available: bool
     joules: float | None = None
-    meter: str | None = None
-    reason: str | None = None
+    meter: str | None = Field(None, description="nvml, rapl or gcipuinfo")
+    reason: str | None = Field(None, description="why energy is unavailable or incomplete")
+    method: Literal["counter", "integrated", "mixed"] | None = Field(
+        None, description="device energy counters, or power samples integrated over time"
+    )
+    per_device_j: dict[str, float] = Field(default_factory=dict)
+    average_w: float | None = None
+    peak_w: float | None = None
+    duration_s: float | None = None
+    sampling_hz: float | None = Field(None, description="the rate achieved, not the one asked for")
+    samples: int | None = None
+    trace: list[tuple[float, float]] = Field(
+        default_factory=list, description="(seconds since the clock started, total watts), compacted"
+    )
 
 
 class EventLogRef(ResultModel):

@@ -7,6 +7,7 @@ own shard; rank 0 holds the key and writes the files, and hands what it wrote to
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import hashlib
 import secrets
@@ -21,6 +22,10 @@ from mlperf_logging.mllog import constants as mlk
 
 from accelbench import __version__, datasets, distributed, hyperparameters, provenance
 from accelbench.devices import Device, resolve_device
+from accelbench.energy.meter import Unavailable
+from accelbench.energy.sampler import EnergySampler
+from accelbench.energy.selection import choose_meter
+from accelbench.energy_record import RankEnergy, energy_record
 from accelbench.distributed import World
 from accelbench.errors import UserError
 from accelbench.events import EventLog, NullLog
@@ -52,7 +57,6 @@ from accelbench.store import prepare_results_directory, results_directory, write
 from accelbench.workload import RunContext
 
 Report = Callable[[str], None]
-NO_ENERGY_REASON = "no power meter is implemented for this device yet"
 
 
 MODES: tuple[Mode, ...] = ("to_target", "fixed_epochs")
@@ -257,6 +261,9 @@ class BenchmarkSet:
         self.last_score: SignedBenchmarkScore | None = None
         self._data: PreparedData | None = None
         self._provenance = provenance.collect(implementation_directory(plan.implementation))
+        self._meter = choose_meter(plan.device.name, plan.world.local_rank)
+        if not isinstance(self._meter, Unavailable):
+            atexit.register(self._meter.close)
 
     @property
     def data(self) -> PreparedData:
@@ -290,13 +297,19 @@ class BenchmarkSet:
             log.event(mlk.SUBMISSION_ORG, "accelbench")
             log.event(mlk.SUBMISSION_PLATFORM, f"{plan.world.size}x{plan.device.description}")
             log.event(mlk.SUBMISSION_STATUS, "research")
+            sampler = None if isinstance(self._meter, Unavailable) else EnergySampler(self._meter)
             outcome = Harness(rules, plan.scale, plan.mode).run(
                 plan.implementation, context, self.data.eval_targets, log,
                 on_progress=lambda p: self.report(format_progress(label, p, rules.quality.metric)),
+                sampler=sampler,
             )
+        contributions = distributed.gather_objects(RankEnergy(
+            host=self._provenance.hostname_sha256[:16],
+            measured=outcome.energy if outcome.energy is not None else self._meter,
+        ), plan.world)
 
         def sign_and_write() -> dict:
-            result = self._result(index, seed, outcome, log_path)
+            result = self._result(index, seed, outcome, log_path, energy_record(contributions))
             signed = sign_document(result.model_dump(mode="json"), plan.key)
             write_json_atomic(plan.results_dir / f"run_{index}.json", signed)
             return signed
@@ -307,7 +320,7 @@ class BenchmarkSet:
         self.report(f"{label}: {verdict} ({outcome.stop_reason}); wrote {plan.results_dir}/run_{index}.json")
         return self.results[index]
 
-    def _result(self, index: int, seed: int, outcome: RunOutcome, log_path: Path) -> RunResult:
+    def _result(self, index: int, seed: int, outcome: RunOutcome, log_path: Path, energy: Energy) -> RunResult:
         plan, rules = self.plan, self.plan.rules
         budget = rules.timing.init_budget_s[plan.division]
         return RunResult(
@@ -358,7 +371,7 @@ class BenchmarkSet:
                 train_samples=outcome.train_samples,
                 samples_per_s=outcome.train_samples / outcome.run_s if outcome.run_s > 0 else 0.0,
             ),
-            energy=Energy(available=False, reason=NO_ENERGY_REASON),
+            energy=energy,
             event_log=EventLogRef(
                 file=log_path.name, sha256=hashlib.sha256(log_path.read_bytes()).hexdigest()
             ),

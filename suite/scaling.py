@@ -23,7 +23,7 @@ from accelbench.results import SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import Direction
 from accelbench.scaling_plots import render_png
-from accelbench.store import write_bytes_atomic
+from accelbench.store import write_outputs
 from accelbench.verification import verify_file
 
 JOULES_PER_WH = 3600.0
@@ -395,12 +395,4 @@ def write_report(report: ScalingReport, out_dir: Path) -> list[Path]:
         out_dir / "scaling.md": render_markdown(report).encode("utf-8"),
         out_dir / "scaling.png": render_png(report),
     }
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for path, data in outputs.items():
-            write_bytes_atomic(path, data)
-    except OSError as err:
-        raise UserError(
-            f"cannot write the report into {out_dir} ({err.strerror}): pass a writable directory"
-        ) from None
-    return list(outputs)
+    return write_outputs(outputs, out_dir, "report")

@@ -56,3 +56,16 @@ def render_result(document: Mapping[str, object]) -> bytes:
 
 def write_json_atomic(path: Path, document: Mapping[str, object]) -> None:
     write_bytes_atomic(path, render_result(document))
+
+
+def write_outputs(outputs: dict[Path, bytes], out_dir: Path, what: str) -> list[Path]:
+    """Write a report's files into `out_dir` (created), each atomically; one line if it cannot."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for path, data in outputs.items():
+            write_bytes_atomic(path, data)
+    except OSError as err:
+        raise UserError(
+            f"cannot write the {what} into {out_dir} ({err.strerror}): pass a writable --out directory"
+        ) from None
+    return list(outputs)

@@ -28,7 +28,7 @@ from accelbench.results import CurvePoint, SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import SCALES, Direction
 from accelbench.signing import verify_document
-from accelbench.store import write_bytes_atomic
+from accelbench.store import write_outputs
 from accelbench.submission import MANIFEST, ResultSet, SignedSubmissionManifest
 from accelbench.summary_plots import report_images
 from accelbench.summary_tables import SCALING_POINTER, render_csv, render_markdown
@@ -57,7 +57,7 @@ class RunSummary:
     samples_per_s: float
     energy_j: float | None  # None: not measured
     energy_note: str  # the meter, or why there is no energy
-    power_trace: PowerTrace = ()  # empty until results carry traces
+    power_trace: PowerTrace = ()  # the run's energy trace; empty when no meter ran
 
     @property
     def mean_epoch_s(self) -> float | None:
@@ -280,6 +280,7 @@ def run_summary(file: str, result: SignedRunResult, dropped: bool) -> RunSummary
         samples_per_s=result.throughput.samples_per_s,
         energy_j=joules,
         energy_note=note,
+        power_trace=tuple((float(t), float(w)) for t, w in energy.trace),
     )
 
 
@@ -353,12 +354,4 @@ def write_summary(summary: Summary, out_dir: Path) -> list[Path]:
     outputs[out_dir / "summary.md"] = render_markdown(summary, images).encode("utf-8")
     outputs[out_dir / "summary.csv"] = render_csv(summary).encode("utf-8")
     outputs[out_dir / "summary.html"] = render_html(summary, images).encode("utf-8")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for path, data in outputs.items():
-            write_bytes_atomic(path, data)
-    except OSError as err:
-        raise UserError(
-            f"cannot write the summary into {out_dir} ({err.strerror}): pass a writable --out directory"
-        ) from None
-    return list(outputs)
+    return write_outputs(outputs, out_dir, "summary")

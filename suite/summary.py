@@ -20,7 +20,7 @@ def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScor
     table = Table(title=title, title_justify="left")
     metric = first.quality.metric if first else "quality"
     for column in ("run", "seed", "converged", "epochs", f"val {metric}", "target",
-                   "time to train [s]", "samples/s", "init [s]"):
+                   "time to train [s]", "samples/s", "energy [J]", "init [s]"):
         table.add_column(column, justify="left" if column == "run" else "right")
     dropped = set(score.dropped) if score is not None else set()
     for result in results:
@@ -35,14 +35,18 @@ def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScor
             f"{result.quality.target:g}",
             f"{result.timing.time_to_train_s:.1f}",
             f"{result.throughput.samples_per_s:,.0f}",
+            "n/a" if result.energy.joules is None else f"{result.energy.joules:,.0f}",
             f"{result.timing.init_s:.2f}",
         )
+    energy = first.energy
+    metered = (f"energy: {energy.meter}, {energy.sampling_hz:.1f} Hz" if energy.available and energy.sampling_hz
+               else f"energy: not measured ({energy.reason})")
     if score is None:
-        table.caption = "not scored (fixed epochs); compare with `accelbench scaling`; energy: not measured"
+        table.caption = f"not scored (fixed epochs); compare with `accelbench scaling`; {metered}"
     else:
         verdict = "valid" if score.valid else f"NOT VALID: {score.reason}"
         value = "n/a" if score.score_s is None else f"{score.score_s:.1f} s"
-        table.caption = f"olympic score: {value} ({verdict}); energy: not measured"
+        table.caption = f"olympic score: {value} ({verdict}); {metered}"
     table.caption_justify = "left"
     return table
 

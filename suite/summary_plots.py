@@ -22,6 +22,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from accelbench.energy.trace import trace_energy_j
 from accelbench.summary_tables import (
     TARGET_SIGNS,
     energy_cell,
@@ -269,23 +270,21 @@ def energy_to_train_figure(sets: Sequence[SetSummary]) -> Figure:
 # --- power profiles ------------------------------------------------------------------------------
 
 
-def trace_energy_j(trace: PowerTrace) -> float:
-    """Energy under a power trace by the trapezoid rule, in joules."""
-    return sum((t1 - t0) * (w0 + w1) / 2 for (t0, w0), (t1, w1) in zip(trace, trace[1:]))
-
-
 def power_figure(title: str, traces: Mapping[str, PowerTrace]) -> Figure:
-    """Power against time, one line per run, each labelled with its mean power and energy."""
+    """Power against time, one line per run, each labelled with its mean power and energy.
+
+    A trace point is the mean power over the stretch that ends at its time (since the previous
+    point, or since the clock started), so it is drawn as steps and its energy is their sum."""
     figure = Figure(figsize=(10, 4.8), dpi=DPI, layout="constrained")
     ax = figure.subplots()
     for index, (name, trace) in enumerate(traces.items()):
         times = [t for t, _ in trace]
         watts = [w for _, w in trace]
         energy = trace_energy_j(trace)
-        duration = times[-1] - times[0] if len(times) > 1 else 0.0
+        duration = times[-1]
         mean = f"mean {energy / duration:,.0f} W, " if duration > 0 else ""
-        ax.plot(times, watts, color=RUN_COLORS[index % len(RUN_COLORS)], linewidth=1.2,
-                label=literal(f"{name}: {mean}{joules(energy)} over {seconds(duration)}"))
+        ax.step([0.0, *times], [watts[0], *watts], where="pre", color=RUN_COLORS[index % len(RUN_COLORS)],
+                linewidth=1.2, label=literal(f"{name}: {mean}{joules(energy)} over {seconds(duration)}"))
     ax.set_ylim(bottom=0)
     ax.set(xlabel="time since the run's clock started [s]", ylabel="power [W]", title=literal(title))
     ax.grid(True, alpha=0.3)

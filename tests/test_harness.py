@@ -2,6 +2,7 @@
 
 import json
 import math
+import time
 
 import pytest
 import torch
@@ -172,3 +173,50 @@ def test_pseudo_validation_is_refused_where_the_rules_forbid_it(tmp_path):
 def test_fixed_epochs_needs_scaling_rules():
     with pytest.raises(UserError, match="no \\[scaling\\] rules"):
         Harness(RULES.model_copy(update={"scaling": None}), "smoke", "fixed_epochs")
+
+
+class ConstantMeter:
+    """A 100 W device that counts its reads."""
+
+    name, devices, description = "fake", ("fake:0",), "a constant 100 W"
+
+    def __init__(self):
+        self.reads = 0
+
+    def read(self):
+        from accelbench.energy.meter import DeviceReading
+
+        self.reads += 1
+        return {"fake:0": DeviceReading(power_w=100.0)}
+
+    def close(self):
+        pass
+
+
+class SlowSession(ScriptedSession):
+    def __init__(self, meter, mse_by_epoch):
+        super().__init__(mse_by_epoch)
+        self.meter = meter
+        self.reads_at_warm_up = None
+
+    def warm_up(self):
+        self.reads_at_warm_up = self.meter.reads
+
+    def train_epoch(self, epoch):
+        time.sleep(0.05)
+        return super().train_epoch(epoch)
+
+
+def test_energy_is_sampled_over_the_timed_region_only(tmp_path):
+    from accelbench.energy.sampler import EnergySampler
+
+    meter = ConstantMeter()
+    session = SlowSession(meter, {1: 0.3, 2: 0.3, 3: 0.0})
+    with EventLog(tmp_path / "run.mllog") as log:
+        outcome = Harness(RULES, "smoke").run(Implementation(session), context(), TARGETS, log,
+                                              sampler=EnergySampler(meter, hz=50.0))
+    assert session.reads_at_warm_up == 0  # nothing read during init
+    energy = outcome.energy
+    assert 0.15 <= energy.duration_s <= outcome.run_s
+    assert energy.joules == pytest.approx(100.0 * energy.duration_s, rel=1e-6)
+    assert energy.samples >= 3 and energy.failure is None

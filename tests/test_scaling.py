@@ -238,7 +238,8 @@ def write_signed_run(directory: Path, index: int, key: Ed25519PrivateKey, *, wor
                             implementation="reference", world_size=world_size, launcher="torchrun"),
         environment=Provenance(
             hostname_sha256="0" * 64, os="Linux", kernel="6.1", python="3.10.12", cpu_model="test",
-            cpu_count=2, memory_bytes=None, accelerators=[], packages={}, suite_git_commit=None,
+            cpu_count=2, memory_bytes=None, accelerators=[], accelerator_software={}, packages={},
+            container={"inside": "no"}, suite_git_commit=None,
             suite_git_dirty=None, implementation_sha256="1" * 64, numerics_env={},
         ),
         dataset=DatasetRecord(id="neuron_inverter/smoke", generator_version="1", seed=7,

@@ -11,6 +11,7 @@ from accelbench.quality import meets_target
 from accelbench.results import RunResult
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.submission import ResultSet
+from accelbench.validation.energy_checks import check_energy
 from accelbench.validation.findings import Findings, shown
 
 RELATIVE_TOLERANCE = 1e-9  # recomputed sums of the same doubles; only summation order differs
@@ -64,6 +65,7 @@ class _Run:
         for problem in violations:
             self.error("run.hyperparameters", f"hyperparameters: {problem} ({self.division} division)")
         self.dataset(rules)
+        check_energy(self.result.energy, self.relative, self.findings)
 
     def identity(self, run_index: int, result_set: ResultSet, rules_version: str) -> None:
         r = self.result

@@ -33,6 +33,7 @@ files but not pinned to the sdk/poptorch/3.4.0 tag):
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -108,7 +109,11 @@ class PopTorch:
 
 @functools.lru_cache(maxsize=1)
 def load() -> PopTorch:
-    """The SDK's modules, imported once per process (popdist.init must run only once)."""
+    """The SDK's modules, imported once per process (popdist.init must run only once).
+
+    GCDA_MONITOR=1 makes the application publish its IPUs' power sensors, which the suite's
+    board meter reads (Graphcore's monitoring docs); it must be set before the device opens."""
+    os.environ.setdefault("GCDA_MONITOR", "1")
     try:
         import poptorch
     except ImportError:
