@@ -70,7 +70,8 @@ def accelerators() -> list[str]:
 
 
 def accelerator_software() -> dict[str, str]:
-    """CUDA runtime, cuDNN and the GPU driver where torch and NVML can tell; empty on a CPU."""
+    """CUDA runtime, cuDNN, the GPU driver and each GPU's VBIOS (its firmware) where torch and
+    NVML can tell; empty on a CPU."""
     import torch  # here, not above: see accelerators()
 
     found: dict[str, str] = {}
@@ -85,6 +86,9 @@ def accelerator_software() -> dict[str, str]:
 
             pynvml.nvmlInit()
             found["nvidia_driver"] = str(pynvml.nvmlSystemGetDriverVersion())
+            for index in range(pynvml.nvmlDeviceGetCount()):
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                found[f"gpu{index}_vbios"] = str(pynvml.nvmlDeviceGetVbiosVersion(handle))
             pynvml.nvmlShutdown()
         except Exception:  # nvidia-ml-py missing or NVML unusable: the driver stays unrecorded
             pass

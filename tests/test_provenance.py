@@ -39,3 +39,40 @@ def test_the_implementation_hash_follows_every_source_byte(tmp_path):
     assert provenance.tree_sha256(tmp_path) == before
     (tmp_path / "pkg" / "m.py").rename(tmp_path / "pkg" / "n.py")  # names count too
     assert provenance.tree_sha256(tmp_path) != before
+
+
+class FakeNvml:
+    """The few NVML calls provenance makes, answering like a 2-GPU node."""
+
+    def nvmlInit(self):
+        pass
+
+    def nvmlShutdown(self):
+        pass
+
+    def nvmlSystemGetDriverVersion(self):
+        return "550.54.15"
+
+    def nvmlDeviceGetCount(self):
+        return 2
+
+    def nvmlDeviceGetHandleByIndex(self, index):
+        return index
+
+    def nvmlDeviceGetVbiosVersion(self, handle):
+        return f"92.00.45.00.0{handle}"
+
+
+def test_gpu_driver_and_firmware_are_recorded_where_nvml_answers(monkeypatch):
+    import sys
+
+    import torch
+
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 90100)
+    monkeypatch.setattr(torch.version, "cuda", "12.4")
+    assert provenance.accelerator_software() == {
+        "cuda_runtime": "12.4", "cudnn": "90100", "nvidia_driver": "550.54.15",
+        "gpu0_vbios": "92.00.45.00.00", "gpu1_vbios": "92.00.45.00.01",
+    }
