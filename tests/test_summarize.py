@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from accelbench.energy.trace import trace_energy_j
 from accelbench.errors import UserError
 from accelbench.html_report import render_html
 from accelbench.keys import load_key
@@ -36,7 +37,6 @@ from accelbench.summary_plots import (
     convergence_figure,
     power_figure,
     report_images,
-    trace_energy_j,
 )
 from accelbench.summary_tables import CSV_COLUMNS, HEADER, markdown_table, render_csv
 from accelbench.systems import describe_this_machine
