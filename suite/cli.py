@@ -19,9 +19,11 @@ app = typer.Typer(
 data_app = typer.Typer(no_args_is_help=True, help="Generate or verify a workload's dataset.")
 rules_app = typer.Typer(no_args_is_help=True, help="Read the benchmark rules.")
 system_app = typer.Typer(no_args_is_help=True, help="Describe the system results run on.")
+container_app = typer.Typer(no_args_is_help=True, help="Build and run the vendor images (needs Docker).")
 app.add_typer(data_app, name="data")
 app.add_typer(rules_app, name="rules")
 app.add_typer(system_app, name="system")
+app.add_typer(container_app, name="container")
 console = Console(highlight=False)
 if not console.is_terminal:
     console.width = max(console.width, 120)
@@ -279,6 +281,52 @@ def rules_calibration(
         verify_file(path)
     record, scale = calibration_record(files, command)
     say(record_as_toml(record, scale))
+
+
+@container_app.command("build")
+def container_build(
+    vendor: str = typer.Option(..., help="gpu (Dockerfile.gpu) or ipu (Dockerfile.ipu)"),
+    context: Path = typer.Option(Path("."), help="the accelbench checkout to build from"),
+) -> None:
+    """Build the vendor's image from the checkout, tagged with the suite version and git revision."""
+    from accelbench.container import engine
+    from accelbench.container.images import plan_build
+
+    plan = plan_build(context, vendor)
+    client = engine.connect()
+    say(f"building {plan.tag} from {plan.root / plan.vendor.dockerfile}")
+    image_id = engine.build(client, plan, say)
+    say(f"built {plan.tag} (image {image_id})")
+
+
+@container_app.command("run")
+def container_run(
+    vendor: str = typer.Option(..., help="gpu (runs --device=a100) or ipu (runs --device=ipu)"),
+    pytest_args: Optional[List[str]] = typer.Argument(None, help="passed to pytest, after --"),
+    image: Optional[str] = typer.Option(None, help="image to run [this checkout's tag]"),
+    context: Path = typer.Option(Path("."), help="the checkout whose tag is the default image"),
+    results_dir: Path = typer.Option(Path("results"), help="host directory mounted at /results"),
+    key: Optional[Path] = typer.Option(None, help="signing key, mounted read-only [user config dir]"),
+    data_dir: Optional[Path] = typer.Option(None, help="dataset cache mounted at /data [user cache dir]"),
+) -> None:
+    """Run the suite in the vendor's image: accelerators passed through, results and key mounted.
+
+    Example: accelbench container run --vendor gpu -- --scale=small --runs 5
+    """
+    from accelbench.container import engine
+    from accelbench.container.images import image_tag, vendor as find_vendor
+    from accelbench.container.launch import plan_run
+    from accelbench.provenance import git_state
+
+    chosen = find_vendor(vendor)
+    client = engine.connect()
+    identity = engine.identify(client, image or image_tag(chosen, *git_state(context.resolve())))
+    plan = plan_run(vendor, identity, list(pytest_args or []), results_dir=results_dir, key=key,
+                    data_dir=data_dir)
+    say(f"running {identity.reference} ({identity.digest}); results in {results_dir.resolve()}")
+    status = engine.run(client, plan, say)
+    if status != 0:
+        raise typer.Exit(status)
 
 
 def main() -> None:

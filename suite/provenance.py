@@ -71,7 +71,7 @@ def accelerators() -> list[str]:
 
 def accelerator_software() -> dict[str, str]:
     """CUDA runtime, cuDNN, the GPU driver and each GPU's VBIOS (its firmware) where torch and
-    NVML can tell; empty on a CPU."""
+    NVML can tell; with no GPU, at most the CUDA runtime torch was built with."""
     import torch  # here, not above: see accelerators()
 
     found: dict[str, str] = {}

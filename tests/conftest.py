@@ -44,3 +44,12 @@ def smoke_runs(tmp_path_factory):
                        env, root)
     assert made.returncode == 0, made.stdout + made.stderr
     return root, env, root / "results" / "cpu" / "neuron_inverter" / "smoke", key
+
+
+def as_ordinary_user(command: list[str]) -> list[str]:
+    """COMMAND run as uid/gid 1000 when the tests run as root (CI machines do), since the images'
+    entrypoint and `container run` refuse root: a user namespace maps 1000 onto the real user,
+    so files stay readable; as any other user, COMMAND itself."""
+    if os.getuid() != 0:
+        return command
+    return ["unshare", "--user", "--map-user=1000", "--map-group=1000", *command]
