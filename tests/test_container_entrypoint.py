@@ -114,10 +114,10 @@ def test_the_entrypoint_runs_the_suite_at_smoke_scale_and_signs_results(tmp_path
     results = tmp_path / "results" / "cpu" / "neuron_inverter" / "smoke"
     runs = sorted(results.glob("run_*.json"))
     assert len(runs) == 3
-    verified = subprocess.run([sys.executable, "-m", "accelbench", "verify", str(results)],
+    verified = subprocess.run([sys.executable, "-m", "accelbench", "verify", *map(str, runs)],
                               capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    container = json.loads(runs[0].read_text())["provenance"]["container"]
+    container = json.loads(runs[0].read_text())["environment"]["container"]
     assert container["image"] == "accelbench/test:entrypoint" and container["image_digest"] == "sha256:" + "d" * 64
 
 
