@@ -3,12 +3,17 @@ of the two-cuDNN clash the GPU image is designed to avoid."""
 
 from __future__ import annotations
 
-import tomllib
+import sys
 from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
 from packaging.version import Version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # the IPU image's Python 3.10
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_PYTHON = {"gpu": "3.12", "ipu": "3.10"}  # Ubuntu 24.04 and 22.04 system Pythons
