@@ -43,16 +43,16 @@ def bare_loop(train, val, hyper, epochs: int, seed: int) -> float:
         for group in optimizer.param_groups:
             group["lr"] = hyper["learning_rate"] * min(1.0, epoch / hyper["warmup_epochs"])
         model.train()
-        order = torch.randperm(train.frames.shape[0], generator=shuffle)
-        for step in range(train.frames.shape[0] // batch):
+        order = torch.randperm(train.inputs.shape[0], generator=shuffle)
+        for step in range(train.inputs.shape[0] // batch):
             index = order[step * batch : (step + 1) * batch]
             optimizer.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(model(train.frames[index]), train.targets[index])
+            loss = torch.nn.functional.mse_loss(model(train.inputs[index]), train.targets[index])
             loss.backward()
             optimizer.step()
         model.eval()
         with torch.no_grad():
-            predictions = torch.cat([model(x) for x in torch.split(val.frames, hyper["eval_batch_size"])])
+            predictions = torch.cat([model(x) for x in torch.split(val.inputs, hyper["eval_batch_size"])])
         float(torch.nn.functional.mse_loss(predictions, val.targets))
     return time.perf_counter() - start
 
@@ -60,7 +60,7 @@ def bare_loop(train, val, hyper, epochs: int, seed: int) -> float:
 def harness_run(rules, scale, train, val, hyper, seed: int, log_dir: Path) -> float:
     """The scored time (the harness's timed region) for the same work through the harness."""
     context = RunContext(rules.workload, scale, "closed", hyper, seed, "cpu",
-                         train.frames, train.targets, val.frames)
+                         train.inputs, train.targets, val.inputs)
     with EventLog(log_dir / f"run_{seed}_{time.monotonic_ns()}.mllog") as log:
         outcome = Harness(rules, scale).run(training, context, val.targets, log,
                                             on_progress=lambda p: None)
@@ -80,11 +80,11 @@ def main() -> None:
     rules = rules.model_copy(update={
         "quality": rules.quality.model_copy(update={"target": never, "max_epochs": budget}),
     })
-    splits = datasets.load(rules, args.scale, datasets.data_directory(rules.workload, args.scale),
+    splits = datasets.load(rules, args.scale, datasets.data_directory(rules, args.scale),
                            ("train", "val"))
     hyper = rules.hyperparameters.for_scale(args.scale)
     train, val = splits["train"], splits["val"]
-    print(f"{args.scale}: {train.frames.shape[0]} train samples, batch {hyper['batch_size']}, "
+    print(f"{args.scale}: {train.inputs.shape[0]} train samples, batch {hyper['batch_size']}, "
           f"{args.epochs} epochs, {args.pairs} interleaved pairs, {torch.get_num_threads()} threads")
     bare, harnessed = [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -46,6 +46,22 @@ def load_rules(workload: str, version: str = DEFAULT_VERSION) -> BenchmarkRules:
     return rules
 
 
+def load_dataset_rules(name: str, version: str = DEFAULT_VERSION) -> BenchmarkRules:
+    """Rules that define the dataset of `name`: a workload, or a family whose variants share one
+    dataset (e.g. 'snn_bptt' for snn_bptt_dense and snn_bptt_sparse); a variant's rules serve."""
+    if name in available_workloads(version):
+        return load_rules(name, version)
+    variants = [rules for rules in map(lambda w: load_rules(w, version), available_workloads(version))
+                if rules.family == name]
+    if not variants:
+        families = sorted({load_rules(w, version).family for w in available_workloads(version)})
+        raise UserError(
+            f"unknown workload or family '{name}' in rule set {version}: known are "
+            f"{', '.join(sorted(set(available_workloads(version)) | set(families)))}"
+        )
+    return variants[0]
+
+
 def load_rules_file(path: Path) -> BenchmarkRules:
     """Parse and validate one rule file; every failure is a one-line `UserError`."""
     try:

@@ -37,6 +37,9 @@ class DatasetRules(RuleModel):
     parameters: dict[str, HyperparameterValue] = Field(
         default_factory=dict, description="keyword arguments of the generator"
     )
+    scale_parameters: dict[Scale, dict[str, HyperparameterValue]] = Field(
+        default_factory=dict, description="generator arguments that differ per scale (e.g. input width)"
+    )
     splits: dict[Scale, dict[str, Annotated[int, Field(gt=0)]]]
     sha256: dict[Scale, dict[str, Sha256 | Literal["unrecorded"]]] = Field(
         description="expected content hash per split; 'unrecorded' until a reference run records it"
@@ -52,6 +55,10 @@ class DatasetRules(RuleModel):
                     f"got {sorted(recorded)}"
                 )
         return self
+
+    def parameters_for(self, scale: Scale) -> dict[str, HyperparameterValue]:
+        """The generator's keyword arguments at this scale."""
+        return {**self.parameters, **self.scale_parameters.get(scale, {})}
 
 
 class Bound(RuleModel):
@@ -154,7 +161,19 @@ class Free(RuleModel):
         return "free"
 
 
-Constraint = Annotated[Union[Fixed, Choice, Range, Free], Field(discriminator="kind")]
+class AsReference(RuleModel):
+    """The reference's value at the run's scale (e.g. a layer width that grows with the scale)."""
+
+    kind: Literal["reference"]
+
+    def allows(self, value: HyperparameterValue, reference: HyperparameterValue | None = None) -> bool:
+        return type(value) is type(reference) and value == reference
+
+    def describe(self) -> str:
+        return "the reference value at the scale"
+
+
+Constraint = Annotated[Union[Fixed, Choice, Range, Free, AsReference], Field(discriminator="kind")]
 
 
 class HyperparameterRules(RuleModel):
@@ -178,16 +197,23 @@ class HyperparameterRules(RuleModel):
         return {**self.reference, **self.scale_overrides.get(scale, {})}
 
     def violations(
-        self, division: Division, values: dict[str, HyperparameterValue]
+        self, division: Division, values: dict[str, HyperparameterValue], scale: Scale
     ) -> list[str]:
-        """Every way `values` breaks the division's constraints (empty when allowed)."""
+        """Every way `values` breaks the division's constraints at `scale` (empty when allowed)."""
         constraints = getattr(self, division)
+        reference = self.for_scale(scale)
         problems = [f"'{name}' is not an allowed hyperparameter" for name in values if name not in constraints]
         for name, constraint in constraints.items():
             if name not in values:
                 problems.append(f"'{name}' is missing")
-            elif not constraint.allows(values[name]):
-                problems.append(f"'{name}' = {values[name]!r} breaks {constraint.describe()}")
+                continue
+            if isinstance(constraint, AsReference):
+                allowed = constraint.allows(values[name], reference.get(name))
+                described = f"the reference value {reference.get(name)!r} at scale {scale}"
+            else:
+                allowed, described = constraint.allows(values[name]), constraint.describe()
+            if not allowed:
+                problems.append(f"'{name}' = {values[name]!r} breaks {described}")
         return problems
 
 
@@ -241,6 +267,13 @@ class BenchmarkRules(RuleModel):
     """Everything that fixes one workload in one rule-set version."""
 
     workload: str
+    family: str = Field(
+        description=(
+            "the code and data the workload shares with its variants: reference/<family>, "
+            "submissions/<device>/<family> and the dataset cache <family>/<scale>; variants differ "
+            "in targets, bounds or hyperparameters, never in their dataset (defaults to the workload)"
+        ),
+    )
     rules_version: str
     kind: Kind
     title: str
@@ -252,6 +285,21 @@ class BenchmarkRules(RuleModel):
     calibration: dict[Scale, CalibrationRecord]
     implementation: ImplementationRules | None = None
     scaling: ScalingRules | None = None
+    throughput_units: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "units reported per second besides samples, each named after the integer dataset "
+            "parameter that counts it per sample, e.g. timesteps = \"steps\" (timesteps/s is the "
+            "cross-library unit of SNN training)"
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_defaults_to_the_workload(cls, data: object) -> object:
+        if isinstance(data, dict) and "family" not in data and "workload" in data:
+            return {**data, "family": data["workload"]}
+        return data
 
     @model_validator(mode="after")
     def _every_scale_is_complete(self) -> BenchmarkRules:
@@ -272,4 +320,17 @@ class BenchmarkRules(RuleModel):
             missing = [scale for scale in SCALES if scale not in bound.value]
             if missing:
                 raise ValueError(f"quality.bounds: {bound.metric} has no value for {missing}")
+        for unit, parameter in self.throughput_units.items():
+            for scale in SCALES:
+                count = self.dataset.parameters_for(scale).get(parameter)
+                if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                    raise ValueError(
+                        f"throughput_units: {unit} counts dataset parameter '{parameter}', which is "
+                        f"{count!r} at scale {scale}; name an integer parameter of the dataset"
+                    )
         return self
+
+    def units_per_sample(self, scale: Scale) -> dict[str, int]:
+        """How many of each throughput unit one sample holds at this scale."""
+        parameters = self.dataset.parameters_for(scale)
+        return {unit: int(parameters[parameter]) for unit, parameter in self.throughput_units.items()}  # type: ignore[arg-type]

@@ -186,13 +186,13 @@ def system_describe(
     say(describe_this_machine(submitter, name).model_dump_json(indent=2))
 
 
-def _rules_and_scale(workload: str, scale: str):
-    from accelbench.rules.loader import load_rules
+def _dataset_rules_and_scale(name: str, scale: str):
+    from accelbench.rules.loader import load_dataset_rules
     from accelbench.rules.schema import SCALES
 
     if scale not in SCALES:
         raise UserError(f"unknown scale '{scale}': use one of {', '.join(SCALES)}")
-    return load_rules(workload), scale
+    return load_dataset_rules(name), scale
 
 
 @data_app.command("generate")
@@ -203,12 +203,13 @@ def data_generate(
     device: str = typer.Option("cpu", help="torch device to simulate on (cpu, cuda)"),
     force: bool = typer.Option(False, help="replace existing data"),
 ) -> None:
-    """Generate WORKLOAD's dataset at SCALE from the rules' seed and record its checksums."""
+    """Generate WORKLOAD's dataset (or a workload family's, e.g. snn_bptt) at SCALE from the rules'
+    seed and record its checksums."""
     from accelbench import datasets
     from accelbench.runner import generation_progress
 
-    rules, scale = _rules_and_scale(workload, scale)
-    directory = datasets.data_directory(workload, scale, data_dir)
+    rules, scale = _dataset_rules_and_scale(workload, scale)
+    directory = datasets.data_directory(rules, scale, data_dir)
     say(f"generating {workload} {scale} into {directory} on {device}")
     manifest = datasets.generate(
         rules, scale, directory, device=device, overwrite=force, progress=generation_progress(say)
@@ -229,11 +230,11 @@ def data_verify(
     scale: str = typer.Option("smoke", help="smoke, small or full"),
     data_dir: Optional[Path] = typer.Option(None, help="dataset cache [user cache dir]"),
 ) -> None:
-    """Check WORKLOAD's dataset at SCALE against its manifest and the rules' checksums."""
+    """Check WORKLOAD's (or a family's) dataset at SCALE against its manifest and the rules' checksums."""
     from accelbench import datasets
 
-    rules, scale = _rules_and_scale(workload, scale)
-    manifest = datasets.verify(rules, scale, datasets.data_directory(workload, scale, data_dir))
+    rules, scale = _dataset_rules_and_scale(workload, scale)
+    manifest = datasets.verify(rules, scale, datasets.data_directory(rules, scale, data_dir))
     _print_manifest(manifest)
     say("OK: every split matches its manifest and the rules")
 

@@ -1,9 +1,9 @@
 """Datasets from the suite's side: where they live, and generate/verify/load driven by the rules.
 
-Each workload's `accelbench.reference.<w>.data` module does the real work with one interface:
+Each workload family's `accelbench.reference.<family>.data` module does the real work with one interface:
 `generate(data_dir, split_sizes, seed, *, device, progress, overwrite, **parameters)`,
 `verify(data_dir, expected_sha256)`, `load(data_dir, splits, expected_sha256)` and, for the
-shards of a multi-process run, `load_rows(data_dir, split, rows, frames=...)` after `verify`.
+shards of a multi-process run, `load_rows(data_dir, split, rows, inputs=...)` after `verify`.
 """
 
 from __future__ import annotations
@@ -19,14 +19,20 @@ import platformdirs
 from accelbench.rules.schema import BenchmarkRules, Scale
 
 
-def data_directory(workload: str, scale: Scale, override: Path | None = None) -> Path:
-    """`override`, else $ACCELBENCH_DATA_DIR, else the user's cache dir; then <workload>/<scale>."""
+def data_directory(rules: BenchmarkRules, scale: Scale, override: Path | None = None) -> Path:
+    """`override`, else $ACCELBENCH_DATA_DIR, else the user's cache dir; then <family>/<scale>
+    (the variants of a workload family share one dataset)."""
     root = override or os.environ.get("ACCELBENCH_DATA_DIR") or platformdirs.user_cache_dir("accelbench")
-    return Path(root) / workload / scale
+    return Path(root) / rules.family / scale
 
 
-def data_module(workload: str) -> ModuleType:
-    return importlib.import_module(f"accelbench.reference.{workload}.data")
+def dataset_id(rules: BenchmarkRules, scale: Scale) -> str:
+    """How results name the dataset they trained on, e.g. 'neuron_inverter/small'."""
+    return f"{rules.family}/{scale}"
+
+
+def data_module(rules: BenchmarkRules) -> ModuleType:
+    return importlib.import_module(f"accelbench.reference.{rules.family}.data")
 
 
 def expected_checksums(rules: BenchmarkRules, scale: Scale) -> dict[str, str | None]:
@@ -45,29 +51,29 @@ def generate(
     progress: Callable[[int, int], None] | None = None,
 ):
     """Generate the dataset of `scale` exactly as the rules define it."""
-    return data_module(rules.workload).generate(
+    return data_module(rules).generate(
         data_dir,
         rules.dataset.splits[scale],
         rules.dataset.seed,
         device=device,
         progress=progress,
         overwrite=overwrite,
-        **rules.dataset.parameters,
+        **rules.dataset.parameters_for(scale),
     )
 
 
 def verify(rules: BenchmarkRules, scale: Scale, data_dir: Path):
-    return data_module(rules.workload).verify(data_dir, expected_checksums(rules, scale))
+    return data_module(rules).verify(data_dir, expected_checksums(rules, scale))
 
 
 def load(rules: BenchmarkRules, scale: Scale, data_dir: Path, splits: tuple[str, ...]):
     """Read the splits into memory, checking every byte against the manifest and the rules."""
-    return data_module(rules.workload).load(data_dir, splits, expected_checksums(rules, scale))
+    return data_module(rules).load(data_dir, splits, expected_checksums(rules, scale))
 
 
-def load_rows(rules: BenchmarkRules, data_dir: Path, split: str, rows: slice, *, frames: bool = True):
+def load_rows(rules: BenchmarkRules, data_dir: Path, split: str, rows: slice, *, inputs: bool = True):
     """One shard of a split, read without hashing: only after `verify` passed in this run."""
-    return data_module(rules.workload).load_rows(data_dir, split, rows, frames=frames)
+    return data_module(rules).load_rows(data_dir, split, rows, inputs=inputs)
 
 
 def is_generated(data_dir: Path) -> bool:

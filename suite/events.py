@@ -52,7 +52,6 @@ class EventLog:
         self.close()
 
 
-
 class NullLog:
     """The log of ranks other than 0 in a multi-process run: rank 0 writes the record."""
 

@@ -26,7 +26,14 @@ from accelbench.energy.measurement import EnergyMeasurement
 from accelbench.energy.sampler import EnergySampler
 from accelbench.errors import UserError
 from accelbench.events import FINAL_EVAL_ACCURACY, EventLog
-from accelbench.quality import compute_metric, meets_target
+from accelbench.quality import (
+    Predictions,
+    compute_metric,
+    measured_names,
+    meets_bounds,
+    meets_target,
+    unmet_bounds,
+)
 from accelbench.rules.schema import BenchmarkRules, HyperparameterValue, Scale
 from accelbench.workload import EvalKind, RunContext, TrainingSession
 
@@ -38,10 +45,19 @@ class Implementation(Protocol):
 
 
 @dataclass(frozen=True)
+class Evaluation:
+    """One eval: the target metric and the rules' bound and reported metrics."""
+
+    value: float | None
+    measurements: dict[str, float | None]
+
+
+@dataclass(frozen=True)
 class EvalPoint:
     epoch: int
     value: float | None
     elapsed_s: float
+    measurements: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class Progress:
     budget_left_s: float
     metric: float | None
     target: float
+    measurements: Mapping[str, float | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,7 @@ class RunOutcome:
     curve: list[EvalPoint]
     converged: bool
     achieved: float | None
+    measurements: dict[str, float | None]
     epochs: int
     max_epochs: int
     train_samples: int
@@ -79,6 +97,13 @@ class RunOutcome:
 
 def _finite_or_none(value: float) -> float | None:
     return value if math.isfinite(value) else None
+
+
+def _gather(predictions: Predictions, world: distributed.World, total: int) -> Predictions:
+    """Every rank's rows of each prediction output, in rank order."""
+    if isinstance(predictions, Mapping):
+        return {name: distributed.gather_rows(rows, world, total) for name, rows in predictions.items()}
+    return distributed.gather_rows(predictions, world, total)
 
 
 class Harness:
@@ -133,9 +158,20 @@ class Harness:
         init_s = self.clock() - init_begin
         log.end(mlk.INIT_STOP)
 
-        def evaluate(predictions: torch.Tensor) -> float | None:
-            gathered = distributed.gather_rows(predictions, world, len(eval_targets))
-            return _finite_or_none(compute_metric(quality.metric, gathered, eval_targets))
+        def evaluate(predictions: Predictions) -> Evaluation:
+            gathered = _gather(predictions, world, len(eval_targets))
+            return Evaluation(
+                value=_finite_or_none(compute_metric(quality.metric, gathered, eval_targets)),
+                measurements={
+                    name: _finite_or_none(compute_metric(name, gathered, eval_targets))
+                    for name in measured_names(quality)
+                },
+            )
+
+        def judged(evaluation: Evaluation) -> bool:
+            return meets_target(evaluation.value, self.target, quality.direction) and meets_bounds(
+                quality, self.scale, evaluation.measurements
+            )
 
         log.start(mlk.RUN_START)
         run_begin = self.clock()
@@ -146,6 +182,7 @@ class Harness:
         curve: list[EvalPoint] = []
         samples = 0
         achieved: float | None = None
+        measurements: dict[str, float | None] = {}
         converged = False
         stop_reason = (
             f"ran the {self.max_epochs} epochs of the scaling rules"
@@ -167,13 +204,14 @@ class Harness:
             )
             if evaluated:
                 log.start(mlk.EVAL_START, epoch_num=epoch)
-                metric = evaluate(session.predict_eval())
+                evaluation = evaluate(session.predict_eval())
+                metric, measurements = evaluation.value, evaluation.measurements
                 log.end(mlk.EVAL_STOP, epoch_num=epoch)
                 log.event(mlk.EVAL_ACCURACY, metric, epoch_num=epoch, samples_count=samples,
-                          metric=quality.metric, kind=session.eval_kind)
-                curve.append(EvalPoint(epoch, metric, self.clock() - run_begin))
+                          metric=quality.metric, kind=session.eval_kind, measurements=measurements)
+                curve.append(EvalPoint(epoch, metric, self.clock() - run_begin, measurements))
                 achieved = metric
-                converged = meets_target(metric, self.target, quality.direction)
+                converged = judged(evaluation)
                 if metric is not None:
                     session.after_eval(metric)
             epoch_s.append(self.clock() - epoch_begin)
@@ -187,6 +225,7 @@ class Harness:
                 budget_left_s=(self.max_epochs - epoch) * elapsed / epoch,
                 metric=metric,
                 target=self.target,
+                measurements=measurements if evaluated else {},
             ))
             if loss is None:
                 stop_reason = f"training loss is not finite at epoch {epoch} (diverged)"
@@ -205,15 +244,21 @@ class Harness:
         final_eval_s: float | None = None
         if session.eval_kind == "pseudo" and achieved is not None:
             final_begin = self.clock()
-            achieved = evaluate(session.predict_final())
+            final = evaluate(session.predict_final())
+            achieved, measurements = final.value, final.measurements
             final_eval_s = self.clock() - final_begin
-            log.event(FINAL_EVAL_ACCURACY, achieved, epoch_num=len(epoch_s), metric=quality.metric)
-            true_converged = meets_target(achieved, self.target, quality.direction)
+            log.event(FINAL_EVAL_ACCURACY, achieved, epoch_num=len(epoch_s), metric=quality.metric,
+                      measurements=measurements)
+            true_converged = judged(final)
             if converged and not true_converged:
                 stop_reason += f"; but the true {quality.metric} after the run misses the target"
             converged = converged and true_converged
         if self.mode == "fixed_epochs":
-            converged = meets_target(achieved, self.target, quality.direction)
+            converged = judged(Evaluation(achieved, measurements))
+        elif not converged and meets_target(achieved, self.target, quality.direction):
+            stop_reason += "; the last eval met the target but not " + "; ".join(
+                unmet_bounds(quality, self.scale, measurements)
+            )
         return RunOutcome(
             init_s=init_s,
             run_s=run_s,
@@ -222,6 +267,7 @@ class Harness:
             curve=curve,
             converged=converged,
             achieved=achieved,
+            measurements=measurements,
             epochs=len(epoch_s),
             max_epochs=self.max_epochs,
             train_samples=samples,

@@ -57,7 +57,7 @@ def resolve(
     for text in assignments:
         name, value = parse_assignment(text, values)
         values[name] = value
-    problems = rules.hyperparameters.violations(division, values)
+    problems = rules.hyperparameters.violations(division, values, scale)
     if problems:
         raise UserError(f"hyperparameters break the {division} rules: {'; '.join(problems)}")
     return values

@@ -9,6 +9,7 @@ from types import ModuleType
 
 from accelbench.devices import Device
 from accelbench.errors import UserError
+from accelbench.rules.schema import BenchmarkRules
 
 
 def _import_if_present(name: str) -> ModuleType | None:
@@ -20,17 +21,19 @@ def _import_if_present(name: str) -> ModuleType | None:
         raise
 
 
-def resolve_implementation(workload: str, device: Device) -> ModuleType:
-    """The module whose `create_session(context)` trains `workload` on `device`."""
-    submission = _import_if_present(f"accelbench.submissions.{device.name}.{workload}")
+def resolve_implementation(rules: BenchmarkRules, device: Device) -> ModuleType:
+    """The module whose `create_session(context)` trains the workload on `device`: one per
+    workload family, so every variant of a family runs the same code."""
+    workload, family = rules.workload, rules.family
+    submission = _import_if_present(f"accelbench.submissions.{device.name}.{family}")
     if submission is not None:
         return submission
     if device.torch_device == "ipu":
         raise UserError(
             f"there is no ipu submission for '{workload}' yet (no module "
-            f"accelbench.submissions.ipu.{workload}); the reference cannot run on an IPU"
+            f"accelbench.submissions.ipu.{family}); the reference cannot run on an IPU"
         )
-    reference = _import_if_present(f"accelbench.reference.{workload}.training")
+    reference = _import_if_present(f"accelbench.reference.{family}.training")
     if reference is None:
         raise UserError(f"workload '{workload}' has rules but no reference implementation")
     return reference

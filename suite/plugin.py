@@ -62,6 +62,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("run_index", range(1, max(runs, 1) + 1), ids=lambda i: f"run{i}")
 
 
+@pytest.hookimpl(trylast=True)  # after -k/-m have deselected: plan only what will run
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Plan every selected benchmark before anything runs, so bad options fail at once."""
     workloads = sorted({w for w in map(_workload, items) if w})
@@ -71,6 +72,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     sets = config.stash[_SETS_KEY]
     report = _live_reporter(config)
+    if config.getoption("mode") == "fixed_epochs":
+        workloads = _with_scaling_rules(config, items, workloads, report)
     for workload in workloads:
         try:
             plan = plan_benchmark(
@@ -94,6 +97,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if scored:
             config.hook.pytest_deselected(items=scored)
             items[:] = [item for item in items if item not in scored]
+
+
+def _with_scaling_rules(config: pytest.Config, items: list[pytest.Item], workloads: list[str], report) -> list[str]:
+    """The fixed-epoch study runs the workloads whose rules define one; the others are
+    deselected, with a line that says so."""
+    from accelbench.rules.loader import load_rules
+
+    without = []
+    for workload in workloads:
+        try:
+            if load_rules(workload).scaling is None:
+                without.append(workload)
+        except UserError:
+            pass  # the plan reports a bad rule file as a usage error
+    if without:
+        report(f"--mode=fixed_epochs: {', '.join(without)} define(s) no weak-scaling study; deselected")
+        dropped = [item for item in items if _workload(item) in without]
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if item not in dropped]
+    return [w for w in workloads if w not in without]
 
 
 def _live_reporter(config: pytest.Config):

@@ -77,6 +77,9 @@ class CurvePoint(ResultModel):
     epoch: int
     value: float | None
     elapsed_s: float
+    measurements: dict[str, float | None] = Field(
+        default_factory=dict, description="the rules' bound and reported metrics at this eval"
+    )
 
 
 class Quality(ResultModel):
@@ -92,11 +95,18 @@ class Quality(ResultModel):
     max_epochs: int
     curve: list[CurvePoint]
     train_loss: list[float | None]
+    measurements: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="the rules' bound and reported metrics with `achieved` (the last or the final eval)",
+    )
 
 
 class Throughput(ResultModel):
     train_samples: int
     samples_per_s: float
+    units_per_s: dict[str, float] = Field(
+        default_factory=dict, description="the rules' throughput units per second, e.g. timesteps"
+    )
 
 
 class Energy(ResultModel):

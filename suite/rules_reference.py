@@ -19,6 +19,11 @@ def calibration_summary(rules: BenchmarkRules, scale: str) -> str:
     return f"{record.runs} runs on {record.device}, {record.date}: epochs to target {epochs}"
 
 
+def _settings(parameters: dict) -> str:
+    return ", ".join(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}"
+                     for name, value in parameters.items())
+
+
 def markdown(rules: BenchmarkRules) -> str:
     quality = rules.quality
     lines = [
@@ -26,6 +31,10 @@ def markdown(rules: BenchmarkRules) -> str:
         f"**{rules.workload}** ({rules.kind}, rule set {rules.rules_version}): {rules.title}.",
         "",
         f"Dataset: {rules.dataset.generator}; seed {rules.dataset.seed}.",
+        "",
+        "Generator settings: " + _settings(rules.dataset.parameters) + "".join(
+            f"; {scale}: {_settings(values)}" for scale, values in rules.dataset.scale_parameters.items()
+        ) + ".",
         "",
         f"| scale | train / val / test | target {quality.metric} on {quality.split} "
         f"({quality.direction.replace('_', ' ')}) | max epochs | min runs | calibration |",
@@ -37,6 +46,17 @@ def markdown(rules: BenchmarkRules) -> str:
             f"| {scale} | {sizes} | {quality.target[scale]:g} | {quality.max_epochs[scale]} | "
             f"{rules.runs.minimum[scale]} | {calibration_summary(rules, scale)} |"
         )
+    if rules.family != rules.workload:
+        lines += ["", f"A variant of the {rules.family} family: its code and dataset are the family's."]
+    for bound in quality.bounds:
+        values = ", ".join(f"{scale} {value:g}" for scale, value in bound.value.items())
+        lines.append(f"Also required at the converging eval: {bound.metric} "
+                     f"{bound.direction.replace('_', ' ')} ({values}).")
+    if quality.reported:
+        lines.append(f"Reported at every eval: {', '.join(quality.reported)}.")
+    if rules.throughput_units:
+        lines.append("Throughput also in " + ", ".join(
+            f"{unit}/s ({parameter} per sample)" for unit, parameter in rules.throughput_units.items()) + ".")
     lines += [
         "",
         f"Evaluation every {quality.eval_every_epochs} epoch(s); {rules.runs.aggregation} "

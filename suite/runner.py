@@ -129,7 +129,7 @@ def plan_benchmark(
     rules = load_rules(workload)
     if mode == "fixed_epochs" and rules.scaling is None:
         raise UserError(f"{workload} has no [scaling] rules, so no fixed-epoch mode: use --mode=to_target")
-    implementation = resolve_implementation(workload, resolved)
+    implementation = resolve_implementation(rules, resolved)
     chosen = hyperparameters.resolve(
         rules, scale, division, getattr(implementation, "HYPERPARAMETERS", {}), hparams  # type: ignore[arg-type]
     )
@@ -162,7 +162,7 @@ def plan_benchmark(
         seeds=tuple(base + i for i in range(count)),
         hyperparameters=chosen,
         results_dir=results_dir,
-        data_dir=datasets.data_directory(workload, scale, data_dir),  # type: ignore[arg-type]
+        data_dir=datasets.data_directory(rules, scale, data_dir),  # type: ignore[arg-type]
         key=key,
         key_path=key_file,
     )
@@ -206,9 +206,9 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
         eval_rows = distributed.eval_shard(manifest.splits[eval_split].samples, world)
         train = datasets.load_rows(rules, plan.data_dir, "train", train_rows)
         evaluation = datasets.load_rows(rules, plan.data_dir, eval_split, eval_rows)
-        eval_targets = datasets.load_rows(rules, plan.data_dir, eval_split, slice(None), frames=False).targets
+        eval_targets = datasets.load_rows(rules, plan.data_dir, eval_split, slice(None), inputs=False).targets
     record = DatasetRecord(
-        id=f"{rules.workload}/{scale}",
+        id=datasets.dataset_id(rules, scale),
         generator_version=manifest.generator_version,
         seed=manifest.seed,
         splits={
@@ -216,16 +216,16 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
             for name, entry in manifest.splits.items()
         },
     )
-    shards = f" (rank 0 of {world.size} holds train rows {len(train.frames)})" if world.size > 1 else ""
+    shards = f" (rank 0 of {world.size} holds train rows {len(train.inputs)})" if world.size > 1 else ""
     report(
         f"dataset {record.id} verified: "
         + ", ".join(f"{name} {split.samples}" for name, split in record.splits.items())
         + shards
     )
     return PreparedData(
-        train_inputs=train.frames,
+        train_inputs=train.inputs,
         train_targets=train.targets,
-        eval_inputs=evaluation.frames,
+        eval_inputs=evaluation.inputs,
         eval_targets=eval_targets,
         record=record,
     )
@@ -286,6 +286,7 @@ class BenchmarkSet:
             train_inputs=self.data.train_inputs,
             train_targets=self.data.train_targets,
             eval_inputs=self.data.eval_inputs,
+            dataset_parameters=rules.dataset.parameters_for(plan.scale),
         )
         log_path = plan.results_dir / f"run_{index}.mllog"
         label = f"run {index}/{len(plan.seeds)}"
@@ -364,13 +365,14 @@ class BenchmarkSet:
                 eval_kind=outcome.eval_kind,
                 epochs=outcome.epochs,
                 max_epochs=outcome.max_epochs,
-                curve=[CurvePoint(epoch=p.epoch, value=p.value, elapsed_s=p.elapsed_s) for p in outcome.curve],
+                curve=[
+                    CurvePoint(epoch=p.epoch, value=p.value, elapsed_s=p.elapsed_s, measurements=p.measurements)
+                    for p in outcome.curve
+                ],
                 train_loss=outcome.train_loss,
+                measurements=outcome.measurements,
             ),
-            throughput=Throughput(
-                train_samples=outcome.train_samples,
-                samples_per_s=outcome.train_samples / outcome.run_s if outcome.run_s > 0 else 0.0,
-            ),
+            throughput=throughput(outcome, rules.units_per_sample(plan.scale)),
             energy=energy,
             event_log=EventLogRef(
                 file=log_path.name, sha256=hashlib.sha256(log_path.read_bytes()).hexdigest()
@@ -431,10 +433,23 @@ class BenchmarkSet:
         return signed
 
 
+def throughput(outcome: RunOutcome, units_per_sample: dict[str, int]) -> Throughput:
+    """Training samples per second of the timed region, and the rules' units per second."""
+    samples_per_s = outcome.train_samples / outcome.run_s if outcome.run_s > 0 else 0.0
+    return Throughput(
+        train_samples=outcome.train_samples,
+        samples_per_s=samples_per_s,
+        units_per_s={unit: samples_per_s * count for unit, count in units_per_sample.items()},
+    )
+
+
 def format_progress(label: str, progress: Progress, metric: str) -> str:
     evaluated = (
         f" | val {metric} {progress.metric:.4f} (target {progress.target:g})"
         if progress.metric is not None else ""
+    )
+    evaluated += "".join(
+        f" | {name} {value:.4f}" for name, value in progress.measurements.items() if value is not None
     )
     return (
         f"  {label} epoch {progress.epoch}/{progress.max_epochs} | train loss "

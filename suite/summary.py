@@ -7,9 +7,11 @@ import io
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from accelbench.results import SignedBenchmarkScore, SignedRunResult
+from accelbench.rules.loader import load_rules
 
 
 def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None) -> Table:
@@ -19,9 +21,14 @@ def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScor
         title += f", {first.quality.max_epochs} fixed epochs"
     table = Table(title=title, title_justify="left")
     metric = first.quality.metric if first else "quality"
-    for column in ("run", "seed", "converged", "epochs", f"val {metric}", "target",
-                   "time to train [s]", "samples/s", "energy [J]", "init [s]"):
-        table.add_column(column, justify="left" if column == "run" else "right")
+    measured = list(dict.fromkeys(  # what the rules bound besides the target, e.g. firing_rate
+        bound.metric for bound in load_rules(first.workload, first.rules_version).quality.bounds
+    ))
+    units = list(first.throughput.units_per_s)  # e.g. timesteps
+    columns = ("run", "seed", "converged", "epochs", f"val {metric}", *(m.replace("_", " ") for m in measured),
+               "target", "time to train [s]", "samples/s", *(f"{unit}/s" for unit in units), "energy [J]", "init [s]")
+    for column in columns:
+        table.add_column(escape(column), justify="left" if column == "run" else "right")
     dropped = set(score.dropped) if score is not None else set()
     for result in results:
         name = f"run_{result.run_index}.json"
@@ -32,9 +39,11 @@ def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScor
             "yes" if result.quality.converged else "NO",
             f"{result.quality.epochs}/{result.quality.max_epochs}",
             "n/a" if achieved is None else f"{achieved:.4f}",
+            *(_shown(result.quality.measurements.get(name)) for name in measured),
             f"{result.quality.target:g}",
             f"{result.timing.time_to_train_s:.1f}",
             f"{result.throughput.samples_per_s:,.0f}",
+            *(f"{result.throughput.units_per_s.get(unit, 0.0):,.0f}" for unit in units),
             "n/a" if result.energy.joules is None else f"{result.energy.joules:,.0f}",
             f"{result.timing.init_s:.2f}",
         )
@@ -51,7 +60,11 @@ def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScor
     return table
 
 
-def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None, width: int = 110) -> str:
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None, width: int = 130) -> str:
     """The table as plain text, for terminals that rich does not drive (pytest's reporter)."""
     buffer = io.StringIO()
     Console(file=buffer, width=width, force_terminal=False).print(summary_table(results, score))

@@ -187,4 +187,3 @@ def render_csv(summary: Summary) -> str:
             energy.joules, energy.note, s.samples_per_s,
         ))
     return buffer.getvalue()
-

@@ -1,28 +1,7 @@
-"""Benchmark: neuron_inverter — train the CNN+FC regressor until val MSE meets the target.
+"""Benchmark: neuron_inverter — train the CNN+FC regressor until val MSE meets the target."""
 
-Collected by `pytest suite --device=... --scale=...`: one test per run (fails with the achieved
-value when a run misses the target within its epoch budget), then the olympic score. With
-`--mode=fixed_epochs` (weak scaling) a run passes when it trains the rules' epochs without
-diverging: its end loss is compared across accelerator counts by `accelbench scaling`.
-"""
+from accelbench.benchmark_tests import test_run, test_score  # collected by pytest as this module's tests
 
 WORKLOAD = "neuron_inverter"
 
-
-def test_run(benchmark_set, run_index):
-    result = benchmark_set.run(run_index)
-    quality = result.quality
-    if result.mode == "fixed_epochs":
-        assert quality.achieved is not None and quality.epochs == quality.max_epochs, (
-            f"run {run_index} stopped early: {quality.stop_reason}"
-        )
-        return
-    assert quality.converged, (
-        f"run {run_index} did not converge: val {quality.metric} {quality.achieved} vs target "
-        f"{quality.target} after {quality.epochs}/{quality.max_epochs} epochs ({quality.stop_reason})"
-    )
-
-
-def test_score(benchmark_set):
-    score = benchmark_set.score()
-    assert score.valid, f"score not valid: {score.reason}"
+__all__ = ["WORKLOAD", "test_run", "test_score"]

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
 
 from accelbench.distributed import World
+from accelbench.quality import Predictions
 from accelbench.rules.schema import Division, HyperparameterValue, Scale
 
 EvalKind = Literal["true", "pseudo"]
@@ -44,6 +45,8 @@ class RunContext:
     train_inputs: torch.Tensor  # this rank's shard of the training split
     train_targets: torch.Tensor
     eval_inputs: torch.Tensor  # this rank's shard of the evaluation split's inputs
+    dataset_parameters: Mapping[str, HyperparameterValue] = field(default_factory=dict)
+    """The generator's settings at this scale (e.g. the number of classes), from the rules."""
 
 
 @dataclass(frozen=True)
@@ -77,10 +80,11 @@ class TrainingSession(abc.ABC):
         """Train one pass over the training data. `epoch` counts from 1."""
 
     @abc.abstractmethod
-    def predict_eval(self) -> torch.Tensor:
-        """Predictions for `RunContext.eval_inputs`, in order, as a CPU tensor."""
+    def predict_eval(self) -> Predictions:
+        """Predictions for `RunContext.eval_inputs`, in order, on the CPU: one tensor, or named
+        per-sample outputs (see `accelbench.quality`) when the rules measure more than one thing."""
 
-    def predict_final(self) -> torch.Tensor:
+    def predict_final(self) -> Predictions:
         """True (inference-mode) predictions, asked for once after the timed region."""
         return self.predict_eval()
 

@@ -220,3 +220,58 @@ def test_energy_is_sampled_over_the_timed_region_only(tmp_path):
     assert 0.15 <= energy.duration_s <= outcome.run_s
     assert energy.joules == pytest.approx(100.0 * energy.duration_s, rel=1e-6)
     assert energy.samples >= 3 and energy.failure is None
+
+
+SNN_RULES = load_rules("snn_bptt_sparse")
+LABELS = torch.arange(8) % 2
+
+
+class ActivitySession(ScriptedSession):
+    """Classifies a scripted fraction of the eval samples right at a scripted firing rate."""
+
+    def __init__(self, script):
+        super().__init__({})
+        self.script = script  # epoch -> (accuracy in eighths, firing rate)
+
+    def predict_eval(self):
+        right, rate = self.script[self.epoch]
+        guesses = torch.where(torch.arange(8) < right, LABELS, 1 - LABELS)
+        return {
+            "logits": torch.nn.functional.one_hot(guesses, 2).float(),
+            "firing_rate.hidden_1": torch.full((8,), rate),
+            "firing_rate.hidden_2": torch.full((8,), rate),
+        }
+
+
+def run_snn(tmp_path, session, mode="to_target"):
+    log_path = tmp_path / "run.mllog"
+    with EventLog(log_path) as log:
+        outcome = Harness(SNN_RULES, "smoke", mode, clock=FakeClock()).run(
+            Implementation(session), context(), LABELS, log)
+    events = [json.loads(line.split(":::MLLOG ", 1)[1]) for line in log_path.read_text().splitlines()]
+    return outcome, events
+
+
+def test_a_run_converges_only_where_the_bounds_hold_too(tmp_path):
+    low, high = (bound.value["smoke"] for bound in SNN_RULES.quality.bounds)
+    inside, above = (low + high) / 2, high * 3
+    script = {epoch: (8, above) for epoch in range(1, 4)} | {4: (8, inside)}
+    outcome, events = run_snn(tmp_path, ActivitySession(script))
+    assert outcome.converged and outcome.epochs == 4 and outcome.achieved == 1.0
+    assert outcome.measurements == {
+        "firing_rate": pytest.approx(inside), "firing_rate.hidden_1": pytest.approx(inside),
+        "firing_rate.hidden_2": pytest.approx(inside),
+    }
+    assert outcome.curve[0].measurements["firing_rate"] == pytest.approx(above)
+    logged = [e["metadata"]["measurements"]["firing_rate"] for e in events if e["key"] == "eval_accuracy"]
+    assert logged == pytest.approx([above, above, above, inside])
+
+
+def test_a_run_that_meets_the_target_outside_its_bounds_says_which(tmp_path):
+    high = SNN_RULES.quality.bounds[1].value["smoke"]
+    budget = SNN_RULES.quality.max_epochs["smoke"]
+    script = {epoch: (8, high * 3) for epoch in range(1, budget + 1)}
+    outcome, _ = run_snn(tmp_path, ActivitySession(script))
+    assert not outcome.converged and outcome.epochs == budget
+    assert outcome.stop_reason.endswith(f"the last eval met the target but not firing_rate {high * 3:.4g} "
+                                        f"is not at most {high:g}")

@@ -49,11 +49,13 @@ def test_suite_trains_to_target_and_reports(suite_run):
     result, _ = suite_run
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "4 passed" in output  # 3 runs + the score
+    assert "12 passed" in output  # per workload (neuron_inverter, snn_bptt_dense, snn_bptt_sparse): 3 runs + the score
     assert "generating the neuron_inverter smoke dataset" in output
+    assert output.count("generating the snn_bptt smoke dataset") == 1  # the variants share one dataset
     assert "run 1/3 epoch 1/15 | train loss" in output and "samples/s" in output
     assert "left to the epoch budget" in output
     assert "olympic score:" in output and "(valid)" in output
+    assert "time to train [s]" in output and "firing rate" in output and "timesteps/s" in output
 
 
 def test_results_are_complete_and_consistent(suite_run):
@@ -83,6 +85,23 @@ def test_results_are_complete_and_consistent(suite_run):
     kept = [r["timing"]["time_to_train_s"] for r in runs
             if f"run_{r['run_index']}.json" not in score["dropped"]]
     assert score["score_s"] == pytest.approx(kept[0])
+
+
+@pytest.mark.parametrize("workload", ["snn_bptt_dense", "snn_bptt_sparse"])
+def test_spiking_runs_keep_their_variants_activity(suite_run, workload):
+    _, neuron_directory = suite_run
+    directory = neuron_directory.parent.parent / workload / "smoke"
+    rules = load_rules(workload)
+    low, high = (bound.value["smoke"] for bound in rules.quality.bounds)
+    for index in (1, 2, 3):
+        run = json.loads((directory / f"run_{index}.json").read_text())
+        quality = run["quality"]
+        assert quality["converged"] and quality["achieved"] >= rules.quality.target["smoke"]
+        assert low <= quality["measurements"]["firing_rate"] <= high
+        assert set(quality["curve"][-1]["measurements"]) == {"firing_rate", "firing_rate.hidden_1", "firing_rate.hidden_2"}
+        assert run["dataset"]["id"] == "snn_bptt/smoke"
+        assert run["throughput"]["units_per_s"]["timesteps"] == pytest.approx(run["throughput"]["samples_per_s"] * 40)
+    assert json.loads((directory / "score.json").read_text())["valid"]
 
 
 def test_verify_accepts_the_files_and_refuses_tampering(workspace, suite_run):

@@ -346,7 +346,7 @@ def test_the_package_imports_without_poptorch_and_says_what_is_missing(monkeypat
 
 def test_submission_hyperparameters_stay_in_the_closed_division():
     chosen = {**RULES.hyperparameters.for_scale("full"), **neuron_inverter.HYPERPARAMETERS}
-    assert RULES.hyperparameters.violations("closed", chosen) == []
+    assert RULES.hyperparameters.violations("closed", chosen, "full") == []
     assert chosen["batch_size"] % config.SETTINGS.micro_batch == 0
 
 

@@ -69,7 +69,7 @@ def test_targets_in_unit_range_and_phys_follow_from_them(dataset):
 
 def test_frames_are_z_scored_with_the_first_train_samples(dataset):
     directory, _, _ = dataset
-    first = data.load(directory, ("train",))["train"].frames[: SHORT["normalization_samples"]].double()
+    first = data.load(directory, ("train",))["train"].inputs[: SHORT["normalization_samples"]].double()
     flat = first.reshape(-1, 4)
     torch.testing.assert_close(flat.mean(dim=0), torch.zeros(4, dtype=torch.float64), atol=1e-5, rtol=0)
     root_mean_square = (flat**2).mean(dim=0).sqrt()
@@ -103,7 +103,7 @@ def test_verify_and_load_accept_intact_data(dataset):
     assert data.verify(directory, expected) == manifest
     loaded = data.load(directory, ("train", "val"), {**expected, "test": None})
     assert set(loaded) == {"train", "val"}
-    assert loaded["train"].frames.shape == (6, 40, 4) and loaded["train"].frames.device.type == "cpu"
+    assert loaded["train"].inputs.shape == (6, 40, 4) and loaded["train"].inputs.device.type == "cpu"
     assert read_manifest(directory) == manifest
 
 
@@ -178,9 +178,9 @@ def test_full_length_traces_spike_in_the_stored_frames(tmp_path):
     """The real 1600 bins for a few samples: frames keep the spikes, meta lets one undo the z-score."""
     data.generate(tmp_path, {"train": 3}, 2, normalization_samples=3)
     split = data.load(tmp_path, ("train",))["train"]
-    assert split.frames.shape == (3, 1600, 4)
+    assert split.inputs.shape == (3, 1600, 4)
     with h5py.File(data.data_file(tmp_path), "r") as h5f:
         stats = json.loads(h5f["meta.JSON"][()])["normalization"]
-    soma_mV = split.frames[:, :, 0] * stats["std_mV"][0] + stats["mean_mV"][0]
-    assert soma_mV.max() > 0.0 and torch.isfinite(split.frames).all()
+    soma_mV = split.inputs[:, :, 0] * stats["std_mV"][0] + stats["mean_mV"][0]
+    assert soma_mV.max() > 0.0 and torch.isfinite(split.inputs).all()
     assert cell.PROBE_NAMES == data.PROBE_NAMES

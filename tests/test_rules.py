@@ -66,10 +66,54 @@ def test_neuron_inverter_rules_are_consistent():
     assert rules.kind == "train_to_target"
     assert rules.quality.direction == "at_most"
     for scale in SCALES:
-        assert rules.hyperparameters.violations("closed", rules.hyperparameters.for_scale(scale)) == []
+        assert rules.hyperparameters.violations("closed", rules.hyperparameters.for_scale(scale), scale) == []
     assert rules.quality.target["smoke"] < 1 / 3, "smoke target must beat predict-zero (1/3)"
     assert rules.dataset.splits["full"]["train"] == 7_500_000
     assert rules.calibration["full"].status == "uncalibrated"
+
+
+SNN_VARIANTS = ("snn_bptt_dense", "snn_bptt_sparse")
+
+
+def test_a_family_defaults_to_its_workload_and_its_variants_share_the_dataset():
+    assert load_rules("neuron_inverter").family == "neuron_inverter"
+    dense, sparse = (load_rules(w) for w in SNN_VARIANTS)
+    assert dense.family == sparse.family == "snn_bptt"
+    assert dense.dataset == sparse.dataset, "variants share one dataset cache, so their dataset rules must agree"
+    assert dense.quality.model_copy(update={"bounds": []}) == sparse.quality.model_copy(update={"bounds": []})
+
+
+def test_snn_variants_differ_in_activity_alone():
+    dense, sparse = (load_rules(w) for w in SNN_VARIANTS)
+    for rules in (dense, sparse):
+        rate = rules.hyperparameters.reference["target_rate"]
+        low, high = (bound.value["small"] for bound in rules.quality.bounds)
+        assert low < rate < high, f"{rules.workload}: the regularizer's target lies inside the band"
+        for scale in SCALES:
+            assert rules.hyperparameters.violations("closed", rules.hyperparameters.for_scale(scale), scale) == []
+    assert dense.quality.bounds[0].value["small"] > sparse.quality.bounds[1].value["small"], "bands overlap"
+    differing = {k for k in dense.hyperparameters.reference if dense.hyperparameters.reference[k] != sparse.hyperparameters.reference[k]}
+    assert differing == {"target_rate"}
+
+
+def test_generator_parameters_grow_with_the_scale():
+    rules = load_rules("snn_bptt_dense")
+    small = rules.dataset.parameters_for("small")
+    assert small["channels"] == 100 and small["noise_rate"] == rules.dataset.parameters["noise_rate"]
+    assert rules.dataset.parameters_for("full")["channels"] == 700
+    assert load_rules("neuron_inverter").dataset.parameters_for("full") == load_rules("neuron_inverter").dataset.parameters
+
+
+def test_a_reference_constraint_holds_the_value_of_the_scale():
+    hyper = load_rules("snn_bptt_dense").hyperparameters
+    for scale in SCALES:
+        assert hyper.violations("closed", hyper.for_scale(scale), scale) == []
+    smoke_width = hyper.for_scale("smoke")["hidden"]
+    assert hyper.violations("closed", {**hyper.for_scale("small"), "hidden": smoke_width}, "small") == [
+        f"'hidden' = {smoke_width} breaks the reference value 128 at scale small"
+    ]
+    assert hyper.violations("closed", {**hyper.for_scale("small"), "hidden": 128.0}, "small")  # a float is not 128
+    assert hyper.violations("open", {**hyper.for_scale("small"), "hidden": 7}, "small") == []
 
 
 def test_round_trip_through_toml(tmp_path):
@@ -140,13 +184,13 @@ def test_schema_fits_inference_and_sampling_workloads():
 def test_constraints_judge_values():
     hyper = load_rules("neuron_inverter").hyperparameters
     values = hyper.for_scale("small")
-    assert hyper.violations("closed", {**values, "optimizer": "sgd"}) == [
+    assert hyper.violations("closed", {**values, "optimizer": "sgd"}, "small") == [
         "'optimizer' = 'sgd' breaks fixed 'adamw'"
     ]
-    assert "learning_rate" in hyper.violations("closed", {**values, "learning_rate": 0.5})[0]
-    assert hyper.violations("closed", {**values, "batch_size": True})  # a bool is not a number
-    assert hyper.violations("open", {**values, "optimizer": "sgd"}) == []
-    assert hyper.violations("closed", {**values, "extra": 1}) == ["'extra' is not an allowed hyperparameter"]
+    assert "learning_rate" in hyper.violations("closed", {**values, "learning_rate": 0.5}, "small")[0]
+    assert hyper.violations("closed", {**values, "batch_size": True}, "small")  # a bool is not a number
+    assert hyper.violations("open", {**values, "optimizer": "sgd"}, "small") == []
+    assert hyper.violations("closed", {**values, "extra": 1}, "small") == ["'extra' is not an allowed hyperparameter"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -168,6 +212,6 @@ def test_arbitrary_quality_tables_fail_cleanly(tmp_path_factory, junk):
 def test_integer_ranges_refuse_fractions():
     hyper = load_rules("neuron_inverter").hyperparameters
     values = hyper.for_scale("small")
-    assert hyper.violations("closed", {**values, "batch_size": 128.5}) == [
+    assert hyper.violations("closed", {**values, "batch_size": 128.5}, "small") == [
         "'batch_size' = 128.5 breaks integer range [16, 4096]"
     ]

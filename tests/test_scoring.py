@@ -7,7 +7,17 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelbench.quality import compute_metric, mean_squared_error, meets_target
+from accelbench.quality import (
+    accuracy,
+    compute_metric,
+    firing_rate,
+    mean_squared_error,
+    measured_names,
+    meets_bounds,
+    meets_target,
+    unmet_bounds,
+)
+from accelbench.rules.loader import load_rules
 from accelbench.errors import UserError
 from accelbench.scoring import olympic_score
 
@@ -75,3 +85,42 @@ def test_mse_matches_torch_and_checks_shapes():
         mean_squared_error(torch.zeros(4, 15), torch.zeros(5, 15))
     with pytest.raises(UserError, match="unknown quality metric"):
         compute_metric("accuracy@5", predictions, targets)
+
+
+def test_accuracy_takes_the_highest_class_score():
+    scores = torch.tensor([[0.1, 0.9, 0.0], [2.0, 1.0, 0.5], [0.0, 0.0, 3.0], [1.0, 1.0, 0.0]])
+    labels = torch.tensor([1, 0, 1, 1])
+    assert accuracy(scores, labels) == 0.5  # a tie goes to the lowest class
+    assert compute_metric("accuracy", {"logits": scores, "firing_rate.hidden_1": torch.zeros(4)}, labels) == 0.5
+    with pytest.raises(ValueError):
+        accuracy(scores, labels[:3])
+    with pytest.raises(ValueError, match="logits"):
+        accuracy({"scores": scores}, labels)
+
+
+def test_firing_rate_weights_layers_equally_and_any_output_has_a_mean():
+    predictions = {
+        "logits": torch.zeros(4, 3),
+        "firing_rate.hidden_1": torch.tensor([0.1, 0.1, 0.3, 0.3]),
+        "firing_rate.hidden_2": torch.tensor([0.0, 0.0, 0.0, 0.2]),
+    }
+    labels = torch.zeros(4, dtype=torch.long)
+    assert compute_metric("firing_rate", predictions, labels) == pytest.approx((0.2 + 0.05) / 2)
+    assert compute_metric("firing_rate.hidden_2", predictions, labels) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="firing_rate"):
+        firing_rate({"logits": torch.zeros(4, 3)}, labels)
+    with pytest.raises(UserError, match="unknown quality metric 'firing_rate.hidden_3'"):
+        compute_metric("firing_rate.hidden_3", predictions, labels)
+
+
+def test_bounds_name_what_they_break():
+    rules = load_rules("snn_bptt_sparse").quality
+    low, high = (bound.value["small"] for bound in rules.bounds)
+    inside = {"firing_rate": (low + high) / 2}
+    assert meets_bounds(rules, "small", inside) and unmet_bounds(rules, "small", inside) == []
+    assert not meets_bounds(rules, "small", {"firing_rate": high * 2})
+    assert unmet_bounds(rules, "small", {"firing_rate": high * 2}) == [f"firing_rate {high * 2:.4g} is not at most {high:g}"]
+    assert unmet_bounds(rules, "small", {}) == [
+        f"firing_rate missing is not at least {low:g}", f"firing_rate missing is not at most {high:g}"
+    ]
+    assert measured_names(rules) == ["firing_rate", "firing_rate.hidden_1", "firing_rate.hidden_2"]

@@ -9,6 +9,7 @@ import pytest
 from rich.console import Console
 
 from accelbench.results import SignedRunResult
+from accelbench.rules.loader import load_rules
 from accelbench.validation.findings import Finding, Report
 from accelbench.validation.run_checks import derived_convergence
 from accelbench.validation.validator import validate_submission
@@ -139,17 +140,34 @@ def test_a_finding_is_one_line_of_valid_text():
 def test_convergence_is_derived_as_the_harness_decides(pristine):
     run = SignedRunResult.model_validate_json((pristine[0] / SET_DIR / "run_1.json").read_bytes())
     quality = run.quality
+    rules = load_rules(run.workload)
 
     def variant(mode="to_target", **changes):
         return run.model_copy(update={"mode": mode, "quality": quality.model_copy(update=changes)})
 
-    assert derived_convergence(run)
-    assert not derived_convergence(variant(eval_kind="pseudo", achieved=0.3))  # true eval misses
-    assert derived_convergence(variant(eval_kind="pseudo", achieved=0.2))
-    assert not derived_convergence(variant(mode="fixed_epochs", achieved=0.29))
+    assert derived_convergence(run, rules)
+    assert not derived_convergence(variant(eval_kind="pseudo", achieved=0.3), rules)  # true eval misses
+    assert derived_convergence(variant(eval_kind="pseudo", achieved=0.2), rules)
+    assert not derived_convergence(variant(mode="fixed_epochs", achieved=0.29), rules)
     last_missed = [*quality.curve[:-1], quality.curve[-1].model_copy(update={"value": 0.5})]
-    assert derived_convergence(variant(mode="fixed_epochs", curve=last_missed, achieved=0.2))
-    assert not derived_convergence(variant(curve=last_missed, achieved=0.5))
+    assert derived_convergence(variant(mode="fixed_epochs", curve=last_missed, achieved=0.2), rules)
+    assert not derived_convergence(variant(curve=last_missed, achieved=0.5), rules)
+
+
+def test_convergence_needs_the_rules_bounds_at_the_last_eval(pristine):
+    run = SignedRunResult.model_validate_json((pristine[0] / SET_DIR / "run_1.json").read_bytes())
+    sparse = load_rules("snn_bptt_sparse")
+    low, high = (bound.value[run.scale] for bound in sparse.quality.bounds)
+
+    def measured(rate):
+        measurements = {"firing_rate": rate, "firing_rate.hidden_1": rate, "firing_rate.hidden_2": rate}
+        curve = [*run.quality.curve[:-1], run.quality.curve[-1].model_copy(update={"measurements": measurements})]
+        return run.model_copy(update={"quality": run.quality.model_copy(update={"curve": curve})})
+
+    assert derived_convergence(measured((low + high) / 2), sparse)
+    assert not derived_convergence(measured(high * 2), sparse)
+    assert not derived_convergence(measured(None), sparse)
+    assert derived_convergence(measured(high * 2), load_rules(run.workload))  # no bounds there
 
 
 def as_fixed_epoch_set(tree: Tree, max_epochs: int) -> None:

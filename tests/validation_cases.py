@@ -503,6 +503,8 @@ CASES: list[Case] = [
          "run.hyperparameters", "'optimizer' = 'sgd' breaks fixed 'adamw'"),
     Case("dataset_checksum", edit_run_and_reseal(1, _set(["dataset", "splits", "train", "sha256"], "0" * 64)),
          "run.dataset", "dataset.splits.train.sha256"),
+    Case("throughput_inflated", edit_run_and_reseal(1, _set(["throughput", "samples_per_s"], 1e6)),
+         "run.throughput", "throughput.samples_per_s is 1e+06 but"),
     Case("run_in_other_division", edit_run_and_reseal(2, _set(["division"], "open")), "run.identity",
          'division is "open"'),
     Case("run_on_other_machine", edit_run_and_reseal(2, _set(["environment", "cpu_count"], 64)), "run.system",

@@ -167,8 +167,9 @@ class _LogCheck:
 
     def check_evals(self) -> None:
         quality = self.result.quality
-        logged = [(e.metadata.get("epoch_num"), e.value) for e in self.all_of("eval_accuracy")]
-        recorded = [(p.epoch, p.value) for p in quality.curve]
+        logged = [(e.metadata.get("epoch_num"), e.value, e.metadata.get("measurements", {}))
+                  for e in self.all_of("eval_accuracy")]
+        recorded = [(p.epoch, p.value, p.measurements) for p in quality.curve]
         if logged != recorded:
             first = next((i for i, (a, b) in enumerate(zip(logged, recorded)) if a != b),
                          min(len(logged), len(recorded)))
@@ -178,7 +179,8 @@ class _LogCheck:
         expects_final = quality.eval_kind == "pseudo" and bool(quality.curve) and quality.curve[-1].value is not None
         if not expects_final and finals:
             self.error("log.evals", f"has a {FINAL_EVAL_ACCURACY} event but the run's evals were true evals")
-        elif expects_final and (len(finals) != 1 or finals[0].value != quality.achieved):
+        elif expects_final and (len(finals) != 1 or finals[0].value != quality.achieved
+                                or finals[0].metadata.get("measurements", {}) != quality.measurements):
             got = [e.value for e in finals]
             self.error("log.evals", f"{FINAL_EVAL_ACCURACY} events {shown(got)} do not match "
                        f"quality.achieved {shown(quality.achieved)}")

@@ -174,7 +174,7 @@ class _SetCheck:
 
     def check_non_converged(self, runs: list[tuple[str, SignedRunResult]]) -> None:
         assert self.rules is not None
-        failed = [name for name, result in runs if not derived_convergence(result)]
+        failed = [name for name, result in runs if not derived_convergence(result, self.rules)]
         allowed = self.rules.runs.max_non_converged
         if len(failed) > allowed:
             self.error("set.non_converged", self.directory, f"{len(failed)} runs did not converge "
@@ -210,7 +210,7 @@ class _SetCheck:
                                   f"the {self.set.scale} target is not calibrated ({record.device}): no "
                                   "reference convergence check is possible")
             return
-        epochs = [result.quality.epochs if derived_convergence(result) else None for _, result in runs]
+        epochs = [result.quality.epochs if derived_convergence(result, self.rules) else None for _, result in runs]
         test = reference_convergence(record.epochs_to_target, epochs)
         if test is None:
             self.findings.warning("convergence.untested", self.directory,

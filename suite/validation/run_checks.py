@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import math
 
-from accelbench.datasets import expected_checksums
-from accelbench.quality import meets_target
+from accelbench.datasets import dataset_id, expected_checksums
+from accelbench.quality import measured_names, meets_bounds, meets_target
 from accelbench.results import RunResult
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.submission import ResultSet
@@ -23,19 +23,23 @@ def close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
 
 
-def derived_convergence(result: RunResult) -> bool:
+def derived_convergence(result: RunResult, rules: BenchmarkRules) -> bool:
     """Whether the run converged, from its curve and achieved value, as the harness decides:
-    the last eval must meet the target (to_target); a pseudo-validated run must also meet it
-    with the true eval after the run; a fixed-epoch run is judged on its final quality alone."""
+    the last eval must meet the target and the rules' bounds (to_target); a pseudo-validated run
+    must also meet them with the true eval after the run; a fixed-epoch run is judged on its
+    final quality alone."""
     quality = result.quality
 
-    def meets(value: float | None) -> bool:
-        return meets_target(value, quality.target, quality.direction)
+    def meets(value: float | None, measurements: dict[str, float | None]) -> bool:
+        return meets_target(value, quality.target, quality.direction) and meets_bounds(
+            rules.quality, result.scale, measurements
+        )
 
+    final = meets(quality.achieved, quality.measurements)
     if result.mode == "fixed_epochs":
-        return meets(quality.achieved)
-    last = quality.curve[-1].value if quality.curve else None
-    return meets(last) and (quality.eval_kind == "true" or meets(quality.achieved))
+        return final
+    last = meets(quality.curve[-1].value, quality.curve[-1].measurements) if quality.curve else False
+    return last and (quality.eval_kind == "true" or final)
 
 
 def check_run(
@@ -59,9 +63,12 @@ class _Run:
     def check(self, run_index: int, result_set: ResultSet, rules_version: str, rules: BenchmarkRules) -> None:
         self.identity(run_index, result_set, rules_version)
         self.rules(rules, result_set)
-        self.quality()
+        self.quality(rules)
         self.timing(rules)
-        violations = rules.hyperparameters.violations(self.division, dict(self.result.hyperparameters))
+        self.throughput(rules)
+        violations = rules.hyperparameters.violations(
+            self.division, dict(self.result.hyperparameters), self.result.scale
+        )
         for problem in violations:
             self.error("run.hyperparameters", f"hyperparameters: {problem} ({self.division} division)")
         self.dataset(rules)
@@ -108,32 +115,47 @@ class _Run:
             self.error("run.rules", f"quality.eval_kind is pseudo, which the {self.division} "
                        "division's rules do not allow")
 
-    def quality(self) -> None:
+    def quality(self, rules: BenchmarkRules) -> None:
         quality = self.result.quality
-        derived = derived_convergence(self.result)
+        derived = derived_convergence(self.result, rules)
         if quality.converged != derived:
+            bounds = " and the rules' bounds on its measurements" if rules.quality.bounds else ""
             self.error("run.quality", f"quality.converged is {shown(quality.converged)} but achieved "
-                       f"{shown(quality.achieved)} against target {quality.target} ({quality.direction}) "
-                       f"means {shown(derived)}")
-        last = quality.curve[-1].value if quality.curve else None
-        if quality.eval_kind == "true" and quality.achieved != last:
-            self.error("run.quality", f"quality.achieved {shown(quality.achieved)} is not the last "
-                       f"eval of quality.curve ({shown(last)})")
+                       f"{shown(quality.achieved)} against target {quality.target} ({quality.direction})"
+                       f"{bounds} means {shown(derived)}")
+        last = quality.curve[-1] if quality.curve else None
+        if quality.eval_kind == "true" and last is not None and (
+            quality.achieved != last.value or quality.measurements != last.measurements
+        ):
+            self.error("run.quality", f"quality.achieved {shown(quality.achieved)} (with its measurements) "
+                       f"is not the last eval of quality.curve ({shown(last.value)})")
+        elif quality.eval_kind == "true" and last is None and quality.achieved is not None:
+            self.error("run.quality", f"quality.achieved is {shown(quality.achieved)} with no eval in quality.curve")
+        wanted = measured_names(rules.quality)
+        for point in quality.curve:
+            if sorted(point.measurements) != sorted(wanted):
+                self.error("run.quality", f"the eval at epoch {point.epoch} measured "
+                           f"{shown(sorted(point.measurements))}; the rules measure {shown(sorted(wanted))}")
+                break
         if not 0 <= quality.epochs <= quality.max_epochs:
             self.error("run.quality", f"quality.epochs {quality.epochs} is outside 0..{quality.max_epochs}")
         counts = {"timing.epoch_s": len(self.result.timing.epoch_s), "quality.train_loss": len(quality.train_loss)}
         for field, count in counts.items():
             if count != quality.epochs:
                 self.error("run.quality", f"{field} has {count} entries for {quality.epochs} epochs")
-        self.stop_rule()
+        self.stop_rule(rules)
 
-    def stop_rule(self) -> None:
-        """A run to the target stops at the first eval that meets it; a fixed-epoch run trains
-        all its epochs; either may stop early only when it diverges (a loss or metric that is
-        not finite, recorded as null)."""
+    def stop_rule(self, rules: BenchmarkRules) -> None:
+        """A run to the target stops at the first eval that meets it (and the rules' bounds); a
+        fixed-epoch run trains all its epochs; either may stop early only when it diverges (a
+        loss or metric that is not finite, recorded as null)."""
         quality = self.result.quality
         to_target = self.result.mode == "to_target"
-        meeting = [p.epoch for p in quality.curve if meets_target(p.value, quality.target, quality.direction)]
+        meeting = [
+            p.epoch for p in quality.curve
+            if meets_target(p.value, quality.target, quality.direction)
+            and meets_bounds(rules.quality, self.result.scale, p.measurements)
+        ]
         if to_target and meeting and meeting[0] != quality.epochs:
             self.error("run.quality", f"the curve meets the target at epoch {meeting[0]}, yet the "
                        f"run went on to epoch {quality.epochs} (the clock stops at the target)")
@@ -160,12 +182,28 @@ class _Run:
         if min(timing.init_s, timing.run_s) < 0:
             self.error("run.init", "timing.init_s and timing.run_s must not be negative")
 
+    def throughput(self, rules: BenchmarkRules) -> None:
+        """Samples/s is the training samples over the timed region, and each of the rules' units
+        per second is that times the unit's count per sample."""
+        throughput, run_s = self.result.throughput, self.result.timing.run_s
+        expected = throughput.train_samples / run_s if run_s > 0 else 0.0
+        if not close(throughput.samples_per_s, expected):
+            self.error("run.throughput", f"throughput.samples_per_s is {throughput.samples_per_s:.6g} but "
+                       f"{throughput.train_samples} samples in {run_s:.6g} s make {expected:.6g}")
+        units = {unit: throughput.samples_per_s * count
+                 for unit, count in rules.units_per_sample(self.result.scale).items()}
+        if sorted(throughput.units_per_s) != sorted(units) or not all(
+            close(throughput.units_per_s[unit], value) for unit, value in units.items()
+        ):
+            self.error("run.throughput", f"throughput.units_per_s is {shown(throughput.units_per_s)}; the "
+                       f"rules' units at samples_per_s {throughput.samples_per_s:.6g} make {shown(units)}")
+
     def dataset(self, rules: BenchmarkRules) -> None:
         dataset, scale = self.result.dataset, self.result.scale
         sizes = rules.dataset.splits[scale]
-        if dataset.id != f"{rules.workload}/{scale}" or dataset.seed != rules.dataset.seed:
+        if dataset.id != dataset_id(rules, scale) or dataset.seed != rules.dataset.seed:
             self.error("run.dataset", f"dataset {shown(dataset.id)} seed {dataset.seed} is not "
-                       f"{rules.workload}/{scale} seed {rules.dataset.seed} of the rules")
+                       f"{dataset_id(rules, scale)} seed {rules.dataset.seed} of the rules")
         if set(dataset.splits) != set(sizes):
             self.error("run.dataset", f"dataset.splits are {shown(sorted(dataset.splits))}; the rules "
                        f"name {shown(sorted(sizes))}")

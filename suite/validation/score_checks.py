@@ -37,7 +37,7 @@ def check_score(
         findings.error("score.runs", relative, f"scores {shown([run.file for run in score.runs])} but the "
                        f"set's runs are {shown(names)}: a score covers every run of its set, in order")
         return
-    converged = [derived_convergence(result) for _, result in runs]
+    converged = [derived_convergence(result, rules) for _, result in runs]
     times = [result.timing.time_to_train_s if ok else None for (_, result), ok in zip(runs, converged)]
     for scored, (name, result), ok, time in zip(score.runs, runs, converged, times):
         recorded = (scored.seed, scored.converged, scored.achieved)

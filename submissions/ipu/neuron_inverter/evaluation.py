@@ -72,3 +72,30 @@ def restore_buffers(module: nn.Module, snapshot: dict[str, torch.Tensor]) -> Non
     with torch.no_grad():
         for name, buffer in module.named_buffers():
             buffer.copy_(snapshot[name])
+
+
+class OneExecutorAtATime:
+    """Switches the IPU between a session's training and inference executors: only one holds it
+    at a time (one replica per process). The session provides `trainer`, `inferencer` (None
+    until first used), `model`, `poplar`, `inference_options` and `inference_example()`."""
+
+    def inference_example(self) -> torch.Tensor:
+        """A zero batch of the inference executor's input shape and dtype, to compile it."""
+        raise NotImplementedError
+
+    def _use_trainer(self) -> None:
+        if self.inferencer is not None and self.inferencer.isAttachedToDevice():
+            self.inferencer.detachFromDevice()
+        self.model.train()
+        if not self.trainer.isAttachedToDevice():
+            self.trainer.attachToDevice()
+
+    def _use_inferencer(self) -> None:
+        if self.trainer.isAttachedToDevice():
+            self.trainer.detachFromDevice()  # PopTorch copies the trained weights to the host first
+        self.model.eval()
+        if self.inferencer is None:
+            self.inferencer = self.poplar.inference_executor(self.model, self.inference_options)
+            self.inferencer.compile(self.inference_example())
+        elif not self.inferencer.isAttachedToDevice():
+            self.inferencer.attachToDevice()

@@ -27,6 +27,7 @@ from accelbench.rules.schema import HyperparameterValue
 from accelbench.submissions.ipu.neuron_inverter.config import SETTINGS, SubmissionSettings, plan_for
 from accelbench.submissions.ipu.neuron_inverter.device_optimizer import DeviceOptimizer
 from accelbench.submissions.ipu.neuron_inverter.evaluation import (
+    OneExecutorAtATime,
     calls_for,
     host_batches,
     join_predictions,
@@ -44,7 +45,7 @@ from accelbench.workload import EpochReport, RunContext, TrainingSession
 RESTING_BETAS = (0.999, 0.999)
 
 
-class IpuNeuronInverterSession(TrainingSession):
+class IpuNeuronInverterSession(OneExecutorAtATime, TrainingSession):
     def __init__(
         self, context: RunContext, poplar: PopTorch, settings: SubmissionSettings = SETTINGS
     ) -> None:
@@ -158,26 +159,8 @@ class IpuNeuronInverterSession(TrainingSession):
         self.inferencer.detachFromDevice()  # the IPU is free for training or for the next run
         return join_predictions(outputs, self.plan.inference_batch, len(self.eval_inputs))
 
-    def _use_trainer(self) -> None:
-        """Only one executor holds the IPU at a time (one replica per process)."""
-        if self.inferencer is not None and self.inferencer.isAttachedToDevice():
-            self.inferencer.detachFromDevice()
-        self.model.train()
-        if not self.trainer.isAttachedToDevice():
-            self.trainer.attachToDevice()
-
-    def _use_inferencer(self) -> None:
-        if self.trainer.isAttachedToDevice():
-            self.trainer.detachFromDevice()  # PopTorch copies the trained weights to the host first
-        self.model.eval()
-        if self.inferencer is None:
-            self.inferencer = self.poplar.inference_executor(self.model, self.inference_options)
-            self.inferencer.compile(
-                torch.zeros((self.plan.inference_batch, *self.eval_inputs.shape[1:]),
-                            dtype=self.eval_inputs.dtype)
-            )
-        elif not self.inferencer.isAttachedToDevice():
-            self.inferencer.attachToDevice()
+    def inference_example(self) -> torch.Tensor:
+        return torch.zeros((self.plan.inference_batch, *self.eval_inputs.shape[1:]), dtype=self.eval_inputs.dtype)
 
 
 def create_session(context: RunContext) -> TrainingSession:

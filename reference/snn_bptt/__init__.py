@@ -1,0 +1,1 @@
+"""snn_bptt: spiking networks trained through time on Randman-style spike rasters."""

@@ -1,0 +1,26 @@
+"""The two tests every benchmark module of `pytest suite` runs, whatever its workload.
+
+A module in suite/ names its workload in `WORKLOAD` and imports these: one `test_run` per run
+(fails with the achieved value when a run misses the target or a bound within its epoch
+budget), then `test_score`, the olympic score. With `--mode=fixed_epochs` (weak scaling) a run
+passes when it trains the rules' epochs without diverging (`accelbench scaling` compares them).
+"""
+
+
+def test_run(benchmark_set, run_index):
+    result = benchmark_set.run(run_index)
+    quality = result.quality
+    if result.mode == "fixed_epochs":
+        assert quality.achieved is not None and quality.epochs == quality.max_epochs, (
+            f"run {run_index} stopped early: {quality.stop_reason}"
+        )
+        return
+    assert quality.converged, (
+        f"run {run_index} did not converge: val {quality.metric} {quality.achieved} vs target "
+        f"{quality.target} after {quality.epochs}/{quality.max_epochs} epochs ({quality.stop_reason})"
+    )
+
+
+def test_score(benchmark_set):
+    score = benchmark_set.score()
+    assert score.valid, f"score not valid: {score.reason}"
