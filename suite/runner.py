@@ -189,7 +189,7 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
 
     def generate_if_needed() -> None:
         if not datasets.is_generated(plan.data_dir):
-            report(f"generating the {rules.workload} {scale} dataset in {plan.data_dir} (first use)")
+            report(f"generating the {rules.family} {scale} dataset in {plan.data_dir} (first use)")
             datasets.generate(rules, scale, plan.data_dir, progress=generation_progress(report))
         if world.size > 1:
             datasets.verify(rules, scale, plan.data_dir)

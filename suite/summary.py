@@ -64,7 +64,7 @@ def _shown(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None, width: int = 130) -> str:
+def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None, width: int = 150) -> str:
     """The table as plain text, for terminals that rich does not drive (pytest's reporter)."""
     buffer = io.StringIO()
     Console(file=buffer, width=width, force_terminal=False).print(summary_table(results, score))

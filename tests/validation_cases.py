@@ -368,6 +368,7 @@ def forged_fast_convergence(tree: Tree) -> None:
                            stop_reason=f"target reached at epoch {epochs}")
             timing["epoch_s"] = timing["epoch_s"][:epochs]
             doc["throughput"]["train_samples"] = epochs * RULES.dataset.splits["smoke"]["train"]
+            doc["throughput"]["samples_per_s"] = doc["throughput"]["train_samples"] / timing["run_s"]
         tree.edit_log(n, cut_log)
         tree.edit(run_file(n), cut_result)
     tree.reseal()
