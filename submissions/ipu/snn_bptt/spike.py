@@ -41,6 +41,9 @@ def arctan_primitive(x: torch.Tensor, alpha: float = SURROGATE_ALPHA) -> torch.T
 
 
 def spike(x: torch.Tensor, alpha: float = SURROGATE_ALPHA) -> torch.Tensor:
-    """H(x) forward, dS/dx = (alpha/2) / (1 + (pi/2 * alpha * x)^2) backward."""
-    primitive = arctan_primitive(x, alpha)
-    return heaviside(x) + (primitive - primitive.detach())
+    """H(x) forward, dS/dx = (alpha/2) / (1 + (pi/2 * alpha * x)^2) backward.
+
+    The surrogate is evaluated in at least float32 (the session's membranes are float32
+    already; torch 2.0's CPU kernels have no half-precision arctan)."""
+    primitive = arctan_primitive(x.to(torch.promote_types(x.dtype, torch.float32)), alpha)
+    return heaviside(x) + (primitive - primitive.detach()).to(x.dtype)
