@@ -21,6 +21,7 @@ from accelbench.submissions.a100.neuron_inverter import HYPERPARAMETERS, create_
 from accelbench.submissions.a100.neuron_inverter.placement import HEADROOM_BYTES, keep, placement
 from accelbench.submissions.a100.neuron_inverter.precision import (
     PRECISIONS,
+    claim_device,
     configure_cuda_backends,
     precision_for,
 )
@@ -80,6 +81,11 @@ def test_gpu_shards_are_stored_in_the_autocast_dtype_host_shards_stay_fp32():
 def test_unknown_precision_names_the_choices():
     with pytest.raises(ValueError, match="fp32, tf32, bf16, fp16"):
         precision_for("fp8")
+
+
+def test_a_cpu_device_is_claimed_without_touching_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: pytest.fail("set a CUDA device for a CPU run"))
+    assert claim_device("cpu", precision_for("bf16")) == torch.device("cpu")
 
 
 def test_fp32_switches_off_the_tf32_that_cudnn_allows_by_default():

@@ -62,3 +62,17 @@ def configure_cuda_backends(precision: Precision) -> None:
     torch.backends.cuda.matmul.allow_tf32 = precision.tf32
     torch.backends.cudnn.allow_tf32 = precision.tf32
     torch.backends.cudnn.benchmark = True
+
+
+def claim_device(device: str, precision: Precision) -> torch.device:
+    """This process's torch device with its index ('cuda' means the current GPU; DDP and the
+    memory queries need the index); a GPU becomes the current device, with its backends set
+    for `precision` (process-global: every CUDA model of the process)."""
+    claimed = torch.device(device)
+    if claimed.type != "cuda":
+        return claimed
+    if claimed.index is None:
+        claimed = torch.device("cuda", torch.cuda.current_device())
+    torch.cuda.set_device(claimed)
+    configure_cuda_backends(precision)
+    return claimed

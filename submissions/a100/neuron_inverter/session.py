@@ -23,7 +23,7 @@ from accelbench.rules.schema import HyperparameterValue
 from accelbench.submissions.a100.neuron_inverter.batches import training_batches
 from accelbench.submissions.a100.neuron_inverter.placement import keep
 from accelbench.submissions.a100.neuron_inverter.precision import (
-    configure_cuda_backends,
+    claim_device,
     precision_for,
 )
 from accelbench.submissions.a100.neuron_inverter.step import TrainStep
@@ -37,11 +37,8 @@ class A100NeuronInverterSession(TrainingSession):
             raise ValueError("the a100 submission implements AdamW only (the closed division's optimizer)")
         self.precision = precision_for(str(hp["precision"]))
         self.world = context.world
-        self.device = _indexed(torch.device(context.device))
+        self.device = claim_device(context.device, self.precision)
         on_gpu = self.device.type == "cuda"
-        if on_gpu:
-            torch.cuda.set_device(self.device)
-            configure_cuda_backends(self.precision)  # process-global: every CUDA model here
         torch.manual_seed(context.seed)  # the same initial weights on every rank
         self.network = NeuronInverter(dropout=float(hp["dropout"])).to(self.device)
         self.compiled: nn.Module = torch.compile(self.network) if on_gpu else self.network
@@ -116,10 +113,3 @@ class A100NeuronInverterSession(TrainingSession):
 
 def create_session(context: RunContext) -> TrainingSession:
     return A100NeuronInverterSession(context)
-
-
-def _indexed(device: torch.device) -> torch.device:
-    """'cuda' means the current GPU; DDP and the memory queries need its index."""
-    if device.type == "cuda" and device.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device

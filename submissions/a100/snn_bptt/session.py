@@ -33,7 +33,7 @@ from accelbench.submissions.a100.neuron_inverter.placement import keep
 from accelbench.submissions.a100.neuron_inverter.precision import (
     PRECISIONS,
     Precision,
-    configure_cuda_backends,
+    claim_device,
 )
 from accelbench.submissions.a100.snn_bptt.model import FastSpikingClassifier
 from accelbench.submissions.a100.snn_bptt.sparse import CPU_MAX_DENSITY, GPU_MAX_DENSITY
@@ -100,11 +100,8 @@ class A100SpikingSession(TrainingSession):
             raise ValueError("the a100 submission implements Adam only (the closed division's optimizer)")
         self.precision = precision_for(str(hp["precision"]))
         self.world = context.world
-        self.device = _indexed(torch.device(context.device))
+        self.device = claim_device(context.device, self.precision)
         on_gpu = self.device.type == "cuda"
-        if on_gpu:
-            torch.cuda.set_device(self.device)
-            configure_cuda_backends(self.precision)  # process-global: every CUDA model here
         torch.manual_seed(context.seed)  # the reference's weights, the same on every rank
         self.network = FastSpikingClassifier.like(build_network(context), max_density_for(self.device))
         self.network.to(self.device)
@@ -167,10 +164,3 @@ class A100SpikingSession(TrainingSession):
 
 def create_session(context: RunContext) -> TrainingSession:
     return A100SpikingSession(context)
-
-
-def _indexed(device: torch.device) -> torch.device:
-    """'cuda' means the current GPU; DDP and the memory queries need its index."""
-    if device.type == "cuda" and device.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device
