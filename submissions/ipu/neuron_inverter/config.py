@@ -21,6 +21,7 @@ from pathlib import Path
 
 import platformdirs
 
+from accelbench.distributed import World
 from accelbench.errors import UserError
 from accelbench.workload import EvalKind, RunContext
 
@@ -94,6 +95,15 @@ def gradient_accumulation(batch_size: int, micro_batch: int) -> int:
             f"{SETTINGS_FILE}"
         )
     return batch_size // micro_batch
+
+
+def require_poprun(world: World, popdist: object | None) -> None:
+    """Several processes must come from poprun (PopDist), which places one replica on each IPU."""
+    if world.size > 1 and popdist is None:
+        raise UserError(
+            f"{world.launcher} started {world.size} processes, but not through poprun: "
+            f"launch with poprun --num-instances {world.size} --num-replicas {world.size}"
+        )
 
 
 def executable_cache_dir(environ: Mapping[str, str]) -> str:

@@ -19,12 +19,11 @@ from mlperf_logging.mllog import constants as mlk
 from torch.utils.data import TensorDataset
 
 from accelbench import distributed
-from accelbench.errors import UserError
 from accelbench.reference.neuron_inverter.hyperparameter_log import adamw_keys
 from accelbench.reference.neuron_inverter.model import OUTPUTS, NeuronInverter
 from accelbench.reference.neuron_inverter.schedule import WarmupThenPlateau
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.submissions.ipu.neuron_inverter.config import SETTINGS, SubmissionSettings, plan_for
+from accelbench.submissions.ipu.neuron_inverter.config import SETTINGS, SubmissionSettings, plan_for, require_poprun
 from accelbench.submissions.ipu.neuron_inverter.device_optimizer import DeviceOptimizer
 from accelbench.submissions.ipu.neuron_inverter.evaluation import (
     OneExecutorAtATime,
@@ -50,11 +49,7 @@ class IpuNeuronInverterSession(OneExecutorAtATime, TrainingSession):
         self, context: RunContext, poplar: PopTorch, settings: SubmissionSettings = SETTINGS
     ) -> None:
         world = context.world
-        if world.size > 1 and poplar.popdist is None:
-            raise UserError(
-                f"{world.launcher} started {world.size} processes, but not through poprun: "
-                f"launch with poprun --num-instances {world.size} --num-replicas {world.size}"
-            )
+        require_poprun(world, poplar.popdist)
         hp = context.hyperparameters
         self.world = world
         self.plan = plan_for(context, settings)

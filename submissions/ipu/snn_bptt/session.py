@@ -23,11 +23,11 @@ import torch
 from mlperf_logging.mllog import constants as mlk
 
 from accelbench import distributed
-from accelbench.errors import UserError
 from accelbench.quality import Predictions
 from accelbench.reference.snn_bptt.model import SpikingOutput
 from accelbench.reference.snn_bptt.training import adam_keys, as_predictions, build_network
 from accelbench.rules.schema import HyperparameterValue
+from accelbench.submissions.ipu.neuron_inverter.config import require_poprun
 from accelbench.submissions.ipu.neuron_inverter.evaluation import (
     OneExecutorAtATime,
     calls_for,
@@ -50,11 +50,7 @@ class IpuSpikingSession(OneExecutorAtATime, TrainingSession):
         self, context: RunContext, poplar: SpikingPopTorch, settings: SubmissionSettings = SETTINGS
     ) -> None:
         world = context.world
-        if world.size > 1 and poplar.popdist is None:
-            raise UserError(
-                f"{world.launcher} started {world.size} processes, but not through poprun: "
-                f"launch with poprun --num-instances {world.size} --num-replicas {world.size}"
-            )
+        require_poprun(world, poplar.popdist)
         hp = context.hyperparameters
         self.world = world
         self.plan = plan_for(context, settings)
