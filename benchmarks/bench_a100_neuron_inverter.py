@@ -32,14 +32,14 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional
 
-from accelbench.distributed import SINGLE
+from accelbench.run.distributed import SINGLE
 from accelbench.reference.neuron_inverter.model import OUTPUTS, PROBES, TIME_BINS, NeuronInverter
 from accelbench.rules.loader import load_rules
 from accelbench.submissions.a100.neuron_inverter import HYPERPARAMETERS, create_session
 from accelbench.submissions.a100.neuron_inverter.batches import StreamedBatches
 from accelbench.submissions.a100.neuron_inverter.placement import copy_in_rows
 from accelbench.submissions.a100.neuron_inverter.precision import configure_cuda_backends
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 
 SEED = 0
 

@@ -37,7 +37,7 @@ from torch.nn import functional
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the neuron_inverter bench's helpers
 from bench_a100_neuron_inverter import host_synchronisations, plain_backends, seconds  # noqa: E402
 
-from accelbench.distributed import SINGLE  # noqa: E402
+from accelbench.run.distributed import SINGLE  # noqa: E402
 from accelbench.reference.snn_bptt import training as reference_training  # noqa: E402
 from accelbench.rules.loader import load_rules  # noqa: E402
 from accelbench.submissions.a100.neuron_inverter.precision import configure_cuda_backends  # noqa: E402
@@ -45,7 +45,7 @@ from accelbench.submissions.a100.snn_bptt import HYPERPARAMETERS, create_session
 from accelbench.submissions.a100.snn_bptt.lif import LOOPS  # noqa: E402
 from accelbench.submissions.a100.snn_bptt.session import precision_for  # noqa: E402
 from accelbench.submissions.a100.snn_bptt.sparse import event_linear  # noqa: E402
-from accelbench.workload import RunContext  # noqa: E402
+from accelbench.contracts.training import RunContext  # noqa: E402
 
 SEED = 0
 CROSSOVER_DENSITIES = (0.005, 0.01, 0.02, 0.05, 0.1)

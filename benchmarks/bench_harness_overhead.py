@@ -22,13 +22,13 @@ from pathlib import Path
 
 import torch
 
-from accelbench import datasets
-from accelbench.events import EventLog
-from accelbench.harness import Harness
+from accelbench.data import datasets
+from accelbench.run.events import EventLog
+from accelbench.run.training import Harness
 from accelbench.reference.neuron_inverter import training
 from accelbench.reference.neuron_inverter.model import NeuronInverter
 from accelbench.rules.loader import load_rules
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 
 
 def bare_loop(train, val, hyper, epochs: int, seed: int) -> float:

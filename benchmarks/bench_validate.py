@@ -6,7 +6,7 @@ The submission is built from real runs: without --runs-dir, 3 smoke runs are tra
 (1-3 minutes). Those runs are cloned to 10 per set (new run index and seed, the seed event of
 the log to match, re-signed) in 5 result sets, one per declared system cpu_a .. cpu_e: rule
 set v1 has one workload, so the five sets differ by system, as five machines of a submitter
-would. Each set is scored and the whole is packaged with `accelbench.packaging.package`. The
+would. Each set is scored and the whole is packaged with `accelbench.submission.packaging.package`. The
 submission must validate clean; then `validate_submission` is timed `--repeats` times in this
 process, and once in a fresh process as the CLI runs it (imports included).
 """
@@ -27,13 +27,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accelbench.packaging import package
-from accelbench.results import BenchmarkScore, ScoredRun, SignedRunResult
+from accelbench.submission.packaging import package
+from accelbench.results.models import BenchmarkScore, ScoredRun, SignedRunResult
 from accelbench.rules.loader import load_rules
-from accelbench.scoring import olympic_score
-from accelbench.signing import sign_document
-from accelbench.store import write_json_atomic
-from accelbench.systems import describe_this_machine
+from accelbench.judging.scoring import olympic_score
+from accelbench.trust.signing import sign_document
+from accelbench.results.files import write_json_atomic
+from accelbench.submission.systems import describe_this_machine
 from accelbench.validation.validator import validate_submission
 
 GOAL_S = 2.0

@@ -48,7 +48,7 @@ def check_user(uid: int) -> None:
 def check_key(path: Path) -> None:
     """The suite's own key checks (Ed25519, PEM, mode 0600), before any run starts."""
     from accelbench.errors import UserError
-    from accelbench.keys import load_key
+    from accelbench.trust.keys import load_key
 
     if not path.exists():
         raise Refusal(

@@ -50,8 +50,8 @@ def run(
 ) -> None:
     """Train WORKLOAD RUNS times (to its target, or the scaling rules' epochs), write signed
     results and print the score. Under torchrun/srun every process runs this same command."""
-    from accelbench.runner import BenchmarkSet, plan_benchmark
-    from accelbench.summary import summary_table
+    from accelbench.run.runner import BenchmarkSet, plan_benchmark
+    from accelbench.run.console import summary_table
 
     plan = plan_benchmark(
         workload, device=device, scale=scale, runs=runs, seed=seed, results_root=results_dir,
@@ -74,8 +74,8 @@ def keygen(
     force: bool = typer.Option(False, help="replace an existing key"),
 ) -> None:
     """Create the Ed25519 key that signs results (PEM, mode 0600)."""
-    from accelbench.keys import default_key_path, generate_key, public_key_pem
-    from accelbench.signing import key_id
+    from accelbench.trust.keys import default_key_path, generate_key, public_key_pem
+    from accelbench.trust.signing import key_id
 
     path = key or default_key_path()
     private = generate_key(path, overwrite=force)
@@ -89,7 +89,7 @@ def verify(
     trusted_key_id: List[str] = typer.Option([], help="accept only these key ids"),
 ) -> None:
     """Check each result's schema, signature and event-log hash; exit 1 if any fails."""
-    from accelbench.verification import verify_file
+    from accelbench.trust.verification import verify_file
 
     failed = 0
     for path in files:
@@ -112,7 +112,7 @@ def scaling(
 ) -> None:
     """Weak-scaling report from verified runs: end quality, time and samples/s per epoch and
     energy per epoch against the number of accelerators, each system side by side."""
-    from accelbench.scaling import load_report, render_markdown, write_report
+    from accelbench.report.scaling import load_report, render_markdown, write_report
 
     report = load_report(paths, trusted_key_id or None)
     written = write_report(report, out)
@@ -129,8 +129,8 @@ def package(
 ) -> None:
     """Assemble a submission tree: verified results and logs, system descriptions, the code
     that ran, the public keys, and a signed manifest of every file's SHA-256."""
-    from accelbench.keys import load_or_create_key
-    from accelbench.packaging import package as package_tree
+    from accelbench.trust.keys import load_or_create_key
+    from accelbench.submission.packaging import package as package_tree
 
     private, key_file, created = load_or_create_key(key)
     if created:
@@ -165,8 +165,8 @@ def summarize(
 ) -> None:
     """Results table across systems from verified submissions: time to train with a 95% CI,
     end quality, energy, samples/s; Markdown, CSV, self-contained HTML with plots."""
-    from accelbench.summarize import load_summary, write_summary
-    from accelbench.summary_tables import markdown_table
+    from accelbench.report.summarize import load_summary, write_summary
+    from accelbench.report.summary_tables import markdown_table
 
     summary = load_summary(submissions, trusted_key_id or None)
     written = write_summary(summary, out)
@@ -181,7 +181,7 @@ def system_describe(
 ) -> None:
     """Print this machine's description as a CPU system (system.json), from what every result
     detects, so the two agree."""
-    from accelbench.systems import describe_this_machine
+    from accelbench.submission.systems import describe_this_machine
 
     say(describe_this_machine(submitter, name).model_dump_json(indent=2))
 
@@ -205,8 +205,8 @@ def data_generate(
 ) -> None:
     """Generate WORKLOAD's dataset (or a workload family's, e.g. snn_bptt) at SCALE from the rules'
     seed and record its checksums."""
-    from accelbench import datasets
-    from accelbench.runner import generation_progress
+    from accelbench.data import datasets
+    from accelbench.run.runner import generation_progress
 
     rules, scale = _dataset_rules_and_scale(workload, scale)
     directory = datasets.data_directory(rules, scale, data_dir)
@@ -231,7 +231,7 @@ def data_verify(
     data_dir: Optional[Path] = typer.Option(None, help="dataset cache [user cache dir]"),
 ) -> None:
     """Check WORKLOAD's (or a family's) dataset at SCALE against its manifest and the rules' checksums."""
-    from accelbench import datasets
+    from accelbench.data import datasets
 
     rules, scale = _dataset_rules_and_scale(workload, scale)
     manifest = datasets.verify(rules, scale, datasets.data_directory(rules, scale, data_dir))
@@ -253,7 +253,7 @@ def rules_show(
 ) -> None:
     """Print the rules of WORKLOAD: data, targets, timing, runs, hyperparameters, calibration."""
     from accelbench.rules.loader import load_rules
-    from accelbench.rules_reference import markdown
+    from accelbench.report.rules_reference import markdown
 
     rules = load_rules(workload, version)
     if as_json:
@@ -272,8 +272,8 @@ def rules_calibration(
     command: str = typer.Option("", help="the command that produced the runs, for the record"),
 ) -> None:
     """Print the calibration record (TOML) that a set of verified reference runs supports."""
-    from accelbench.calibration import calibration_record, record_as_toml
-    from accelbench.verification import verify_file
+    from accelbench.report.calibration import calibration_record, record_as_toml
+    from accelbench.trust.verification import verify_file
 
     files = sorted(results.glob("run_*.json"), key=lambda p: int(p.stem.split("_")[1]))
     if not files:
@@ -317,7 +317,7 @@ def container_run(
     from accelbench.container import engine
     from accelbench.container.images import image_tag, vendor as find_vendor
     from accelbench.container.launch import plan_run
-    from accelbench.provenance import git_state
+    from accelbench.results.provenance import git_state
 
     chosen = find_vendor(vendor)
     client = engine.connect()

@@ -1,7 +1,7 @@
 """The pytest plugin: `pytest suite --device=cpu --scale=small` runs the benchmarks.
 
 Hooks stay thin: options are checked here and turned into one-line usage errors; the work is
-done by `accelbench.runner`. A benchmark module names its workload in `WORKLOAD`, takes the
+done by `accelbench.run.runner`. A benchmark module names its workload in `WORKLOAD`, takes the
 `benchmark_set` fixture, and gets one `run_index` test per run plus a score test (deselected
 in `--mode=fixed_epochs`, whose runs are compared by `accelbench scaling`, not scored).
 Under torchrun (`torchrun --nproc_per_node=N -m pytest suite ...`) every rank runs the same
@@ -68,7 +68,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workloads = sorted({w for w in map(_workload, items) if w})
     if not workloads:
         return
-    from accelbench.runner import BenchmarkSet, plan_benchmark
+    from accelbench.run.runner import BenchmarkSet, plan_benchmark
 
     sets = config.stash[_SETS_KEY]
     report = _live_reporter(config)
@@ -158,7 +158,7 @@ def benchmark_set(request: pytest.FixtureRequest):
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     for bench in config.stash.get(_SETS_KEY, {}).values():
         if bench.results and bench.plan.world.primary:
-            from accelbench.summary import render
+            from accelbench.run.console import render
 
             terminalreporter.write_sep("=", f"accelbench: {bench.plan.rules.workload}")
             terminalreporter.write(render(bench.ordered_results(), bench.last_score))

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from accelbench.distributed import SINGLE, World
+from accelbench.run.distributed import SINGLE, World
 from accelbench.reference.neuron_inverter import training as reference_training
 from accelbench.rules.loader import load_rules
 from accelbench.submissions.a100.neuron_inverter import HYPERPARAMETERS, create_session
@@ -25,7 +25,7 @@ from accelbench.submissions.a100.neuron_inverter.precision import (
     configure_cuda_backends,
     precision_for,
 )
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 from conftest import REPO
 
 HYPER = {**load_rules("neuron_inverter").hyperparameters.for_scale("smoke"),

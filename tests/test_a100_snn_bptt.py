@@ -18,8 +18,8 @@ import torch.multiprocessing as mp
 from snntorch import surrogate
 from torch.nn import functional
 
-from accelbench.distributed import SINGLE, World
-from accelbench.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
+from accelbench.run.distributed import SINGLE, World
+from accelbench.judging.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
 from accelbench.reference.snn_bptt import training as reference_training
 from accelbench.reference.snn_bptt.model import SURROGATE_ALPHA, SpikingClassifier, leaky_neuron
 from accelbench.rules.loader import load_rules
@@ -29,7 +29,7 @@ from accelbench.submissions.a100.snn_bptt import sparse
 from accelbench.submissions.a100.snn_bptt.lif import lif, lif_step, neuron_constants
 from accelbench.submissions.a100.snn_bptt.model import FastSpikingClassifier, decay_matrix
 from accelbench.submissions.a100.snn_bptt.session import precision_for
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 from conftest import REPO
 
 RULES = load_rules("snn_bptt_dense")

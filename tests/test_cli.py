@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from accelbench.cli import app
 from accelbench.rules.loader import available_workloads, load_rules
-from accelbench.rules_reference import BEGIN, END, markdown
+from accelbench.report.rules_reference import BEGIN, END, markdown
 from conftest import REPO
 
 runner = CliRunner()

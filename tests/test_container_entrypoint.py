@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from accelbench.keys import generate_key
+from accelbench.trust.keys import generate_key
 
 from conftest import REPO, as_ordinary_user
 

@@ -16,12 +16,12 @@ import torch.multiprocessing as mp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelbench import distributed
-from accelbench.distributed import World, world_from_environment
+from accelbench.run import distributed
+from accelbench.run.distributed import World, world_from_environment
 from accelbench.errors import UserError
 from accelbench.reference.neuron_inverter.model import NeuronInverter
 from accelbench.rules.loader import load_rules
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 
 HYPER = {**load_rules("neuron_inverter").hyperparameters.for_scale("smoke"),
          "batch_size": 8, "eval_batch_size": 8, "dropout": 0.0}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from accelbench.results import Energy
+from accelbench.results.models import Energy
 from accelbench.validation.energy_checks import check_energy
 from accelbench.validation.findings import Findings
 

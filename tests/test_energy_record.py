@@ -6,7 +6,7 @@ import pytest
 from accelbench.energy.measurement import EnergyMeasurement
 from accelbench.energy.meter import Unavailable
 from accelbench.energy.selection import RAPL_ON_RANK_0
-from accelbench.energy_record import RankEnergy, energy_record
+from accelbench.results.energy_record import RankEnergy, energy_record
 
 
 def measured(devices, trace, meter="nvml", method="counter", failure=None, duration=10.0, hz=10.0):

@@ -7,12 +7,12 @@ import time
 import pytest
 import torch
 
-from accelbench.distributed import SINGLE
+from accelbench.run.distributed import SINGLE
 from accelbench.errors import UserError
-from accelbench.events import EventLog
-from accelbench.harness import Harness
+from accelbench.run.events import EventLog
+from accelbench.run.training import Harness
 from accelbench.rules.loader import load_rules
-from accelbench.workload import EpochReport, RunContext, TrainingSession
+from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 RULES = load_rules("neuron_inverter")
 TARGETS = torch.zeros(8, 15)

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accelbench.errors import UserError
-from accelbench.hyperparameters import parse_assignment, resolve
+from accelbench.run.hyperparameters import parse_assignment, resolve
 from accelbench.rules.loader import load_rules
 
 RULES = load_rules("neuron_inverter")

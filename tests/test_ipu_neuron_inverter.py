@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mlperf_logging.mllog import constants as mlk
 from torch import nn
 
-from accelbench.distributed import SINGLE, World
+from accelbench.run.distributed import SINGLE, World
 from accelbench.errors import UserError
 from accelbench.reference.neuron_inverter.model import NeuronInverter
 from accelbench.reference.neuron_inverter.schedule import WarmupThenPlateau
@@ -43,7 +43,7 @@ from accelbench.submissions.ipu.neuron_inverter.evaluation import (
 from accelbench.submissions.ipu.neuron_inverter.precision import half_with_float_statistics
 from accelbench.submissions.ipu.neuron_inverter.session import IpuNeuronInverterSession
 from accelbench.submissions.ipu.neuron_inverter.with_loss import WithMseLoss
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 
 RULES = load_rules("neuron_inverter")
 HYPER = {**RULES.hyperparameters.for_scale("smoke"), "batch_size": 8, "precision": "fp32"}

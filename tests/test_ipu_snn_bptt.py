@@ -21,11 +21,11 @@ from mlperf_logging.mllog import constants as mlk
 from snntorch import surrogate
 from torch import nn
 
-from accelbench.devices import Device
-from accelbench.distributed import SINGLE, World
-from accelbench.implementations import resolve_implementation
+from accelbench.run.devices import Device
+from accelbench.run.distributed import SINGLE, World
+from accelbench.run.implementations import resolve_implementation
 from accelbench.errors import UserError
-from accelbench.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
+from accelbench.judging.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
 from accelbench.reference.snn_bptt.model import SpikingClassifier, leaky_neuron
 from accelbench.reference.snn_bptt.training import SpikingSession, regularized_loss
 from accelbench.rules.loader import load_rules
@@ -40,7 +40,7 @@ from accelbench.submissions.ipu.snn_bptt.precision import half_synapses, half_we
 from accelbench.submissions.ipu.snn_bptt.session import IpuSpikingSession
 from accelbench.submissions.ipu.snn_bptt.spike import arctan_primitive, heaviside, spike
 from accelbench.submissions.ipu.snn_bptt.with_loss import WithSpikingLoss
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 
 VARIANTS = ("snn_bptt_dense", "snn_bptt_sparse")
 SCALES = ("smoke", "small", "full")

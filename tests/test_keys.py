@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accelbench.errors import UserError
-from accelbench.keys import (
+from accelbench.trust.keys import (
     default_key_path,
     generate_key,
     load_key,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelbench.errors import UserError
-from accelbench.manifest import (
+from accelbench.data.manifest import (
     ContentHasher,
     Manifest,
     SplitDigest,

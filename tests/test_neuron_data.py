@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from accelbench.errors import UserError
-from accelbench.manifest import read_manifest
+from accelbench.data.manifest import read_manifest
 from accelbench.reference.neuron_inverter import cell, data
 
 SIZES = {"train": 6, "val": 3, "test": 3}

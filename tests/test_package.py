@@ -10,13 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from accelbench import packaging
+from accelbench.submission import packaging
 from accelbench.errors import UserError
-from accelbench.keys import load_key
-from accelbench.provenance import tree_sha256
-from accelbench.signing import verify_document
-from accelbench.submission import SignedSubmissionManifest
-from accelbench.systems import SystemDescription, describe_this_machine
+from accelbench.trust.keys import load_key
+from accelbench.results.provenance import tree_sha256
+from accelbench.trust.signing import verify_document
+from accelbench.submission.layout import SignedSubmissionManifest
+from accelbench.submission.systems import SystemDescription, describe_this_machine
 from conftest import REPO, run_command
 
 

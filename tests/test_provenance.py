@@ -3,7 +3,7 @@
 import hashlib
 import socket
 
-from accelbench import provenance
+from accelbench.results import provenance
 
 
 def test_collect_records_this_machine(tmp_path, monkeypatch):

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from accelbench.distributed import SINGLE
+from accelbench.run.distributed import SINGLE
 from accelbench.reference.neuron_inverter.training import create_session
 from accelbench.rules.loader import load_rules
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 
 HYPER = {**load_rules("neuron_inverter").hyperparameters.for_scale("smoke"),
          "batch_size": 16, "eval_batch_size": 24, "warmup_epochs": 2}

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accelbench.errors import UserError
-from accelbench.results import (
+from accelbench.results.models import (
     DatasetRecord,
     Energy,
     EventLogRef,
@@ -23,7 +23,7 @@ from accelbench.results import (
     Throughput,
     Timing,
 )
-from accelbench.scaling import (
+from accelbench.report.scaling import (
     CSV_COLUMNS,
     ScalingReport,
     ScalingRun,
@@ -35,9 +35,9 @@ from accelbench.scaling import (
     render_markdown,
     write_report,
 )
-from accelbench.scaling_plots import render_png, scaling_figure
-from accelbench.signing import sign_document
-from accelbench.store import write_json_atomic
+from accelbench.report.scaling_plots import render_png, scaling_figure
+from accelbench.trust.signing import sign_document
+from accelbench.results.files import write_json_atomic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NO_METER = "no power meter on this host"

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelbench.quality import (
+from accelbench.judging.quality import (
     accuracy,
     compute_metric,
     firing_rate,
@@ -19,7 +19,7 @@ from accelbench.quality import (
 )
 from accelbench.rules.loader import load_rules
 from accelbench.errors import UserError
-from accelbench.scoring import olympic_score
+from accelbench.judging.scoring import olympic_score
 
 
 def test_olympic_drops_fastest_and_slowest():

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelbench.errors import UserError
-from accelbench.signing import (
+from accelbench.trust.signing import (
     ALGORITHM,
     SignatureBlock,
     SignatureError,

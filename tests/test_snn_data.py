@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelbench.errors import UserError
-from accelbench.manifest import content_sha256, read_manifest
+from accelbench.data.manifest import content_sha256, read_manifest
 from accelbench.reference.snn_bptt import data
 
 SIZES = {"train": 1030, "val": 6, "test": 9}  # train spans two 1024-sample blocks

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from accelbench.errors import UserError
-from accelbench.manifest import Manifest, SplitDigest, content_sha256, file_sha256, write_manifest
-from accelbench.split_store import SplitStore
+from accelbench.data.manifest import Manifest, SplitDigest, content_sha256, file_sha256, write_manifest
+from accelbench.data.split_store import SplitStore
 
 
 def names(split: str) -> tuple[str, ...]:

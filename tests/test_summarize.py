@@ -16,14 +16,14 @@ import pytest
 
 from accelbench.energy.trace import trace_energy_j
 from accelbench.errors import UserError
-from accelbench.html_report import render_html
-from accelbench.keys import load_key
-from accelbench.packaging import package
-from accelbench.results import CurvePoint, SignedBenchmarkScore
-from accelbench.scoring import olympic_score
-from accelbench.store import write_json_atomic
-from accelbench.submission import MANIFEST
-from accelbench.summarize import (
+from accelbench.report.summary_html import render_html
+from accelbench.trust.keys import load_key
+from accelbench.submission.packaging import package
+from accelbench.results.models import CurvePoint, SignedBenchmarkScore
+from accelbench.judging.scoring import olympic_score
+from accelbench.results.files import write_json_atomic
+from accelbench.submission.layout import MANIFEST
+from accelbench.report.summarize import (
     RunSummary,
     SetSummary,
     SubmissionInfo,
@@ -33,13 +33,13 @@ from accelbench.summarize import (
     load_summary,
     write_summary,
 )
-from accelbench.summary_plots import (
+from accelbench.report.summary_plots import (
     convergence_figure,
     power_figure,
     report_images,
 )
-from accelbench.summary_tables import CSV_COLUMNS, HEADER, markdown_table, render_csv
-from accelbench.systems import describe_this_machine
+from accelbench.report.summary_tables import CSV_COLUMNS, HEADER, markdown_table, render_csv
+from accelbench.submission.systems import describe_this_machine
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NO_METER = "no power meter on this host"

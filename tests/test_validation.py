@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from accelbench.results import SignedRunResult
+from accelbench.results.models import SignedRunResult
 from accelbench.rules.loader import load_rules
 from accelbench.validation.findings import Finding, Report
 from accelbench.validation.run_checks import derived_convergence

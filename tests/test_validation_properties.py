@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelbench.submission import MANIFEST
+from accelbench.submission.layout import MANIFEST
 from accelbench.validation.validator import validate_submission
 from validation_cases import SET_DIR, SYSTEM_FILE, Tree, shared_submission
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from accelbench.validation.convergence import ALPHA, reference_convergence
+from accelbench.validation.reference_convergence import ALPHA, reference_convergence
 from accelbench.validation.event_log import MAX_EVENTS, parse_events
 from accelbench.validation.files import MAX_ENTRIES, SubmissionFiles, json_depth
 from accelbench.validation.findings import Findings

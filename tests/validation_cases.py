@@ -1,7 +1,7 @@
 """A real submission tree for the validator's tests, and the table of one-defect mutations.
 
 `build_submission` trains the reference at smoke scale (3 runs, as a user would) and packages
-it with `accelbench.packaging.package`. Each `Case` applies one defect to a copy and re-seals
+it with `accelbench.submission.packaging.package`. Each `Case` applies one defect to a copy and re-seals
 everything else (re-signs with the test key, updates the score's and the manifest's hashes),
 so that the validator should report that defect and, where `alone`, nothing else. The owner's
 golden corpus (tests/golden/) is generated from this same table.
@@ -23,14 +23,14 @@ from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accelbench.keys import generate_key, load_key, public_key_pem
-from accelbench.packaging import package
+from accelbench.trust.keys import generate_key, load_key, public_key_pem
+from accelbench.submission.packaging import package
 from accelbench.rules.loader import load_rules
-from accelbench.scoring import olympic_score
-from accelbench.signing import sign_document
-from accelbench.store import write_json_atomic
-from accelbench.submission import MANIFEST
-from accelbench.systems import describe_this_machine
+from accelbench.judging.scoring import olympic_score
+from accelbench.trust.signing import sign_document
+from accelbench.results.files import write_json_atomic
+from accelbench.submission.layout import MANIFEST
+from accelbench.submission.systems import describe_this_machine
 
 SET_DIR = "results/cpu/neuron_inverter/smoke"
 CODE_FILE = "code/cpu/neuron_inverter/model.py"

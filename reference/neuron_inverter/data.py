@@ -23,9 +23,9 @@ import h5py
 import numpy as np
 import torch
 
-from accelbench.devices import generation_device
+from accelbench.run.devices import generation_device
 from accelbench.errors import UserError
-from accelbench.manifest import (
+from accelbench.data.manifest import (
     ContentHasher,
     Manifest,
     SplitDigest,
@@ -33,7 +33,7 @@ from accelbench.manifest import (
     write_manifest,
 )
 from accelbench.reference.neuron_inverter import cell
-from accelbench.split_store import SplitStore
+from accelbench.data.split_store import SplitStore
 from accelbench.reference.neuron_inverter.simulator import check_timing, simulate
 
 WORKLOAD = "neuron_inverter"

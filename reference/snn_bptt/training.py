@@ -18,10 +18,10 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from accelbench.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
+from accelbench.judging.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
 from accelbench.reference.snn_bptt.model import SpikingClassifier, SpikingOutput
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.workload import EpochReport, RunContext, TrainingSession
+from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 
 def build_network(context: RunContext, network: type[nn.Module] = SpikingClassifier) -> nn.Module:

@@ -18,7 +18,7 @@ from typing import IO
 from accelbench import __version__
 from accelbench.container.dockerfile import final_base, pinned_digest
 from accelbench.errors import UserError
-from accelbench.provenance import git_state
+from accelbench.results.provenance import git_state
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import platformdirs
 
 from accelbench.container.access import accelerator_access
 from accelbench.errors import UserError
-from accelbench.keys import load_or_create_key
+from accelbench.trust.keys import load_or_create_key
 
 RESULTS, KEYS, DATA, CACHE = "/results", "/keys", "/data", "/cache"
 

@@ -1,12 +1,12 @@
 """The code that ran is the code that ships: the sources copied into code/<system>/<workload>
-must hash (`accelbench.provenance.tree_sha256`, as the runner hashed them) to the set's
+must hash (`accelbench.results.provenance.tree_sha256`, as the runner hashed them) to the set's
 code_sha256, and every run of the set must have recorded that same hash."""
 
 from __future__ import annotations
 
-from accelbench.provenance import tree_sha256
-from accelbench.results import RunResult
-from accelbench.submission import CODE_DIR, ResultSet
+from accelbench.results.provenance import tree_sha256
+from accelbench.results.models import RunResult
+from accelbench.submission.layout import CODE_DIR, ResultSet
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings
 

@@ -9,7 +9,7 @@ small at the rates allowed but not nothing — hence the tolerance.
 from __future__ import annotations
 
 from accelbench.energy.trace import trace_energy_j
-from accelbench.results import Energy
+from accelbench.results.models import Energy
 from accelbench.validation.findings import Findings
 
 MIN_HZ = 1.0

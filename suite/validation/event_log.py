@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from accelbench.events import FINAL_EVAL_ACCURACY
-from accelbench.quality import meets_target
-from accelbench.results import RunResult
+from accelbench.run.events import FINAL_EVAL_ACCURACY
+from accelbench.judging.quality import meets_target
+from accelbench.results.models import RunResult
 from accelbench.validation.files import MAX_JSON_DEPTH, json_depth
 from accelbench.validation.findings import Findings, shown
-from accelbench.verification import refuse_constant, refuse_duplicates
+from accelbench.trust.verification import refuse_constant, refuse_duplicates
 
 MLLOG_PREFIX = ":::MLLOG "
 EVENT_TYPES = ("INTERVAL_START", "INTERVAL_END", "POINT_IN_TIME")

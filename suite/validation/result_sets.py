@@ -12,21 +12,21 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from accelbench.errors import UserError
-from accelbench.results import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import BenchmarkRules
-from accelbench.signing import SignatureError
-from accelbench.submission import RESULTS_DIR, ResultSet, SubmissionManifest
-from accelbench.systems import SystemDescription
+from accelbench.trust.signing import SignatureError
+from accelbench.submission.layout import RESULTS_DIR, ResultSet, SubmissionManifest
+from accelbench.submission.systems import SystemDescription
 from accelbench.validation.code_checks import check_code_tree, check_run_code
-from accelbench.validation.convergence import reference_convergence
+from accelbench.validation.reference_convergence import reference_convergence
 from accelbench.validation.event_log import check_event_log, parse_events
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings, shown
 from accelbench.validation.run_checks import check_run, derived_convergence
 from accelbench.validation.score_checks import check_score
 from accelbench.validation.system_checks import check_run_system
-from accelbench.verification import verify_file
+from accelbench.trust.verification import verify_file
 
 RUN_FILE = re.compile(r"^run_([1-9][0-9]{0,5})\.json$")
 

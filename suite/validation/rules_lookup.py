@@ -12,7 +12,7 @@ import re
 from accelbench.errors import UserError
 from accelbench.rules.loader import RULES_ROOT, load_rules
 from accelbench.rules.schema import BenchmarkRules
-from accelbench.submission import MANIFEST
+from accelbench.submission.layout import MANIFEST
 from accelbench.validation.findings import Findings, shown
 
 PLAIN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_]{0,63}$")

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import math
 
-from accelbench.datasets import dataset_id, expected_checksums
-from accelbench.quality import measured_names, meets_bounds, meets_target
-from accelbench.results import RunResult
+from accelbench.data.datasets import dataset_id, expected_checksums
+from accelbench.judging.quality import measured_names, meets_bounds, meets_target
+from accelbench.results.models import RunResult
 from accelbench.rules.schema import BenchmarkRules
-from accelbench.submission import ResultSet
+from accelbench.submission.layout import ResultSet
 from accelbench.validation.energy_checks import check_energy
 from accelbench.validation.findings import Findings, shown
 

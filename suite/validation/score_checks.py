@@ -1,4 +1,4 @@
-"""score.json recomputed: the olympic score of the set's runs, by `accelbench.scoring`'s own
+"""score.json recomputed: the olympic score of the set's runs, by `accelbench.judging.scoring`'s own
 function, from each run's re-derived convergence and time to train. A score that says anything
 else (value, validity, dropped runs, or which runs it scored) is an error."""
 
@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from accelbench.results import BenchmarkScore, RunResult
+from accelbench.results.models import BenchmarkScore, RunResult
 from accelbench.rules.schema import BenchmarkRules
-from accelbench.scoring import olympic_score
-from accelbench.submission import ResultSet
+from accelbench.judging.scoring import olympic_score
+from accelbench.submission.layout import ResultSet
 from accelbench.validation.findings import Findings, shown
 from accelbench.validation.run_checks import close, derived_convergence
 

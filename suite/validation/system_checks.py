@@ -1,15 +1,15 @@
 """The declared systems (systems/<name>.json) and whether each run ran on the system its set
 names: the declaration must parse and agree with the manifest, and every run's detected
-hardware must match it (`accelbench.systems.system_differences`, shared with the packer)."""
+hardware must match it (`accelbench.submission.systems.system_differences`, shared with the packer)."""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
-from accelbench.results import RunResult
+from accelbench.results.models import RunResult
 from accelbench.rules.loader import describe_validation_error
-from accelbench.submission import SYSTEMS_DIR, SubmissionManifest
-from accelbench.systems import SystemDescription, system_differences
+from accelbench.submission.layout import SYSTEMS_DIR, SubmissionManifest
+from accelbench.submission.systems import SystemDescription, system_differences
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings, shown
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from accelbench.submission import MANIFEST
+from accelbench.submission.layout import MANIFEST
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings, Report
 from accelbench.validation.manifest_checks import check_manifest

@@ -27,7 +27,7 @@ from accelbench.submissions.a100.neuron_inverter.precision import (
     precision_for,
 )
 from accelbench.submissions.a100.neuron_inverter.step import TrainStep
-from accelbench.workload import EpochReport, RunContext, TrainingSession
+from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 
 class A100NeuronInverterSession(TrainingSession):

@@ -37,7 +37,7 @@ from accelbench.submissions.a100.neuron_inverter.precision import (
 )
 from accelbench.submissions.a100.snn_bptt.model import FastSpikingClassifier
 from accelbench.submissions.a100.snn_bptt.sparse import CPU_MAX_DENSITY, GPU_MAX_DENSITY
-from accelbench.workload import EpochReport, RunContext, TrainingSession
+from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 SPIKE_DTYPE = torch.uint8
 """Rasters are kept as stored: 0/1 are exact in every float dtype, and uint8 is the smallest

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import platformdirs
 
-from accelbench.distributed import World
+from accelbench.run.distributed import World
 from accelbench.errors import UserError
-from accelbench.workload import EvalKind, RunContext
+from accelbench.contracts.training import EvalKind, RunContext
 
 SETTINGS_FILE = "accelbench/submissions/ipu/neuron_inverter/config.py"
 PRECISIONS = ("fp16", "fp32")

@@ -18,7 +18,7 @@ import torch
 from mlperf_logging.mllog import constants as mlk
 from torch.utils.data import TensorDataset
 
-from accelbench import distributed
+from accelbench.run import distributed
 from accelbench.reference.neuron_inverter.hyperparameter_log import adamw_keys
 from accelbench.reference.neuron_inverter.model import OUTPUTS, NeuronInverter
 from accelbench.reference.neuron_inverter.schedule import WarmupThenPlateau
@@ -39,7 +39,7 @@ from accelbench.submissions.ipu.neuron_inverter.precision import (
     io_dtype,
 )
 from accelbench.submissions.ipu.neuron_inverter.with_loss import WithMseLoss
-from accelbench.workload import EpochReport, RunContext, TrainingSession
+from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 RESTING_BETAS = (0.999, 0.999)
 

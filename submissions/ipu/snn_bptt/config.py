@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from accelbench.errors import UserError
 from accelbench.submissions.ipu.neuron_inverter.config import IpuPlan, executable_cache_dir
 from accelbench.submissions.ipu.snn_bptt.precision import PRECISIONS
-from accelbench.workload import RunContext
+from accelbench.contracts.training import RunContext
 
 SETTINGS_FILE = "accelbench/submissions/ipu/snn_bptt/config.py"
 

@@ -22,8 +22,8 @@ from typing import Any
 import torch
 from mlperf_logging.mllog import constants as mlk
 
-from accelbench import distributed
-from accelbench.quality import Predictions
+from accelbench.run import distributed
+from accelbench.judging.quality import Predictions
 from accelbench.reference.snn_bptt.model import SpikingOutput
 from accelbench.reference.snn_bptt.training import adam_keys, as_predictions, build_network
 from accelbench.rules.schema import HyperparameterValue
@@ -40,7 +40,7 @@ from accelbench.submissions.ipu.snn_bptt.network import SpikingNetwork
 from accelbench.submissions.ipu.snn_bptt.poplar import SpikingPopTorch, load
 from accelbench.submissions.ipu.snn_bptt.precision import feed_dtype, half_synapses, half_weights
 from accelbench.submissions.ipu.snn_bptt.with_loss import WithSpikingLoss
-from accelbench.workload import EpochReport, RunContext, TrainingSession
+from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 
 class IpuSpikingSession(OneExecutorAtATime, TrainingSession):

@@ -19,12 +19,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from accelbench.errors import UserError
-from accelbench.results import SignedRunResult
+from accelbench.results.models import SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import Direction
-from accelbench.scaling_plots import render_png
-from accelbench.store import write_outputs
-from accelbench.verification import verify_file
+from accelbench.report.scaling_plots import render_png
+from accelbench.results.files import write_outputs
+from accelbench.trust.verification import verify_file
 
 JOULES_PER_WH = 3600.0
 PLATFORM_NAMES = {"a100": "A100", "ipu": "IPU", "cpu": "CPU"}

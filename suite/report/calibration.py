@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from accelbench.errors import UserError
-from accelbench.results import SignedRunResult
+from accelbench.results.models import SignedRunResult
 from accelbench.rules.schema import CalibrationRecord
 
 

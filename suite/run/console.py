@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from accelbench.results import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import load_rules
 
 

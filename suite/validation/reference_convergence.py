@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from scipy.special import stdtr, stdtrit  # the t distribution, without scipy.stats' import time
 
-from accelbench.scoring import olympic_score
+from accelbench.judging.scoring import olympic_score
 
 ALPHA = 0.05
 

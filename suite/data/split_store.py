@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from accelbench.errors import UserError
-from accelbench.manifest import (
+from accelbench.data.manifest import (
     ContentHasher,
     Manifest,
     check_split_digests,

@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 from accelbench import __version__
-from accelbench.results import Provenance
+from accelbench.results.models import Provenance
 
 NUMERICS_ENV = (
     "OMP_NUM_THREADS",
@@ -41,7 +41,7 @@ PACKAGES = (
     "poptorch", "popdist",
 )
 CONTAINER_ENV = ("ACCELBENCH_IMAGE", "ACCELBENCH_IMAGE_DIGEST", "ACCELBENCH_IMAGE_REVISION")
-SUITE_ROOT = Path(__file__).resolve().parent.parent
+SUITE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding suite/, when run from one
 
 
 def cpu_model() -> str:

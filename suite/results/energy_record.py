@@ -17,7 +17,7 @@ from accelbench.energy.combine import sum_once_per_device
 from accelbench.energy.measurement import EnergyMeasurement
 from accelbench.energy.meter import Unavailable
 from accelbench.energy.selection import RAPL_ON_RANK_0
-from accelbench.results import Energy
+from accelbench.results.models import Energy
 
 
 @dataclass(frozen=True)

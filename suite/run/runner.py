@@ -20,20 +20,24 @@ import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from mlperf_logging.mllog import constants as mlk
 
-from accelbench import __version__, datasets, distributed, hyperparameters, provenance
-from accelbench.devices import Device, resolve_device
+from accelbench import __version__
+from accelbench.data import datasets
+from accelbench.run import distributed
+from accelbench.run import hyperparameters
+from accelbench.results import provenance
+from accelbench.run.devices import Device, resolve_device
 from accelbench.energy.meter import Unavailable
 from accelbench.energy.sampler import EnergySampler
 from accelbench.energy.selection import choose_meter
-from accelbench.energy_record import RankEnergy, energy_record
-from accelbench.distributed import World
+from accelbench.results.energy_record import RankEnergy, energy_record
+from accelbench.run.distributed import World
 from accelbench.errors import UserError
-from accelbench.events import EventLog, NullLog
-from accelbench.harness import Harness, Mode, Progress, RunOutcome
-from accelbench.implementations import implementation_directory, resolve_implementation
-from accelbench.keys import load_or_create_key
-from accelbench.manifest import read_manifest
-from accelbench.results import (
+from accelbench.run.events import EventLog, NullLog
+from accelbench.run.training import Harness, Mode, Progress, RunOutcome
+from accelbench.run.implementations import implementation_directory, resolve_implementation
+from accelbench.trust.keys import load_or_create_key
+from accelbench.data.manifest import read_manifest
+from accelbench.results.models import (
     BenchmarkScore,
     CurvePoint,
     DatasetRecord,
@@ -51,10 +55,10 @@ from accelbench.results import (
 )
 from accelbench.rules.loader import load_rules
 from accelbench.rules.schema import SCALES, BenchmarkRules, Division, HyperparameterValue, Scale
-from accelbench.scoring import olympic_score
-from accelbench.signing import sign_document
-from accelbench.store import prepare_results_directory, results_directory, write_json_atomic
-from accelbench.workload import RunContext
+from accelbench.judging.scoring import olympic_score
+from accelbench.trust.signing import sign_document
+from accelbench.results.files import prepare_results_directory, results_directory, write_json_atomic
+from accelbench.contracts.training import RunContext
 
 Report = Callable[[str], None]
 

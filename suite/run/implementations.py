@@ -7,7 +7,7 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from accelbench.devices import Device
+from accelbench.run.devices import Device
 from accelbench.errors import UserError
 from accelbench.rules.schema import BenchmarkRules
 

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from accelbench.rules.schema import Division, Scale
-from accelbench.signing import SignatureBlock
+from accelbench.trust.signing import SignatureBlock
 
 SUBMISSION_SCHEMA_VERSION = "1"
 MANIFEST = "submission.json"

@@ -1,4 +1,4 @@
-"""`accelbench package`: assemble a submission tree (see `accelbench.submission`) from result
+"""`accelbench package`: assemble a submission tree (see `accelbench.submission.layout`) from result
 directories, so that a third party can re-check it from the files alone.
 
 Only what verifies goes in: every run file and score must pass `verify_file`, the runs of a set
@@ -22,13 +22,13 @@ from pydantic import ValidationError
 
 from accelbench import __version__
 from accelbench.errors import UserError
-from accelbench.keys import public_key_pem
-from accelbench.provenance import tree_sha256
-from accelbench.results import SignedBenchmarkScore, SignedRunResult
+from accelbench.trust.keys import public_key_pem
+from accelbench.results.provenance import tree_sha256
+from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
-from accelbench.signing import key_id, sign_document
-from accelbench.store import write_bytes_atomic, write_json_atomic
-from accelbench.submission import (
+from accelbench.trust.signing import key_id, sign_document
+from accelbench.results.files import write_bytes_atomic, write_json_atomic
+from accelbench.submission.layout import (
     CODE_DIR,
     KEYS_DIR,
     MANIFEST,
@@ -37,8 +37,8 @@ from accelbench.submission import (
     ResultSet,
     SubmissionManifest,
 )
-from accelbench.systems import SystemDescription, system_differences
-from accelbench.verification import verify_file
+from accelbench.submission.systems import SystemDescription, system_differences
+from accelbench.trust.verification import verify_file
 
 
 def read_system(path: Path) -> SystemDescription:

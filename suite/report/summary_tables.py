@@ -10,8 +10,8 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from accelbench.summarize import SetSummary, Summary
-    from accelbench.summary_plots import ReportImage, ReportImages
+    from accelbench.report.summarize import SetSummary, Summary
+    from accelbench.report.summary_plots import ReportImage, ReportImages
 
 SCALING_POINTER = "see `accelbench scaling`"
 NO_POWER_TRACES = "no power traces in these results"

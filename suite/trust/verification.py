@@ -19,10 +19,10 @@ from pathlib import Path, PureWindowsPath
 from pydantic import ValidationError
 
 from accelbench.errors import UserError
-from accelbench.results import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
-from accelbench.signing import SignatureBlock, SignatureError, verify_document
-from accelbench.store import render_result
+from accelbench.trust.signing import SignatureBlock, SignatureError, verify_document
+from accelbench.results.files import render_result
 
 MAX_RESULT_BYTES = 64 * 2**20
 _RESTORE = "use the original file or re-run the benchmark"

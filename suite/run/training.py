@@ -21,12 +21,12 @@ from typing import Literal, Protocol
 import torch
 from mlperf_logging.mllog import constants as mlk
 
-from accelbench import distributed
+from accelbench.run import distributed
 from accelbench.energy.measurement import EnergyMeasurement
 from accelbench.energy.sampler import EnergySampler
 from accelbench.errors import UserError
-from accelbench.events import FINAL_EVAL_ACCURACY, EventLog
-from accelbench.quality import (
+from accelbench.run.events import FINAL_EVAL_ACCURACY, EventLog
+from accelbench.judging.quality import (
     Predictions,
     compute_metric,
     measured_names,
@@ -35,7 +35,7 @@ from accelbench.quality import (
     unmet_bounds,
 )
 from accelbench.rules.schema import BenchmarkRules, HyperparameterValue, Scale
-from accelbench.workload import EvalKind, RunContext, TrainingSession
+from accelbench.contracts.training import EvalKind, RunContext, TrainingSession
 
 Mode = Literal["to_target", "fixed_epochs"]
 

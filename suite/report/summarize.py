@@ -22,17 +22,17 @@ from pydantic import BaseModel, ValidationError
 from scipy import stats
 
 from accelbench.errors import UserError
-from accelbench.html_report import render_html
-from accelbench.quality import meets_target
-from accelbench.results import CurvePoint, SignedBenchmarkScore, SignedRunResult
+from accelbench.report.summary_html import render_html
+from accelbench.judging.quality import meets_target
+from accelbench.results.models import CurvePoint, SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import SCALES, Direction
-from accelbench.signing import verify_document
-from accelbench.store import write_outputs
-from accelbench.submission import MANIFEST, ResultSet, SignedSubmissionManifest
-from accelbench.summary_plots import report_images
-from accelbench.summary_tables import SCALING_POINTER, render_csv, render_markdown
-from accelbench.verification import verify_file
+from accelbench.trust.signing import verify_document
+from accelbench.results.files import write_outputs
+from accelbench.submission.layout import MANIFEST, ResultSet, SignedSubmissionManifest
+from accelbench.report.summary_plots import report_images
+from accelbench.report.summary_tables import SCALING_POINTER, render_csv, render_markdown
+from accelbench.trust.verification import verify_file
 
 CONFIDENCE = 0.95
 VALIDATE_FIX = "run `accelbench validate` on it"

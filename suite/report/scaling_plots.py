@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter, Formatter, FuncFormatter, LogLocator, NullLocator
 
 if TYPE_CHECKING:
-    from accelbench.scaling import ScalingPoint, ScalingReport, Series
+    from accelbench.report.scaling import ScalingPoint, ScalingReport, Series
 
 # Fixed colours and markers per platform, so A100 and IPU look the same in every report.
 PLATFORM_STYLES = {"a100": ("tab:green", "o"), "ipu": ("tab:red", "s"), "cpu": ("tab:blue", "^")}

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from accelbench.rules.schema import Direction, Division, HyperparameterValue, Kind, Scale
-from accelbench.signing import SignatureBlock
+from accelbench.trust.signing import SignatureBlock
 
 SCHEMA_VERSION = "1"
 

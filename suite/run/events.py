@@ -22,7 +22,7 @@ class EventLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._logger = logging.getLogger(f"accelbench.events.{next(_ids)}")
+        self._logger = logging.getLogger(f"accelbench.run.events.{next(_ids)}")
         self._logger.propagate = False
         self._logger.setLevel(logging.INFO)
         self._handler = logging.FileHandler(path, mode="x", encoding="utf-8")

@@ -24,8 +24,8 @@ from typing import Literal
 
 import torch
 
-from accelbench.distributed import World
-from accelbench.quality import Predictions
+from accelbench.run.distributed import World
+from accelbench.judging.quality import Predictions
 from accelbench.rules.schema import Division, HyperparameterValue, Scale
 
 EvalKind = Literal["true", "pseudo"]
@@ -82,7 +82,7 @@ class TrainingSession(abc.ABC):
     @abc.abstractmethod
     def predict_eval(self) -> Predictions:
         """Predictions for `RunContext.eval_inputs`, in order, on the CPU: one tensor, or named
-        per-sample outputs (see `accelbench.quality`) when the rules measure more than one thing."""
+        per-sample outputs (see `accelbench.judging.quality`) when the rules measure more than one thing."""
 
     def predict_final(self) -> Predictions:
         """True (inference-mode) predictions, asked for once after the timed region."""

@@ -23,7 +23,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from accelbench.energy.trace import trace_energy_j
-from accelbench.summary_tables import (
+from accelbench.report.summary_tables import (
     TARGET_SIGNS,
     energy_cell,
     interval_cell,
@@ -33,7 +33,7 @@ from accelbench.summary_tables import (
 )
 
 if TYPE_CHECKING:
-    from accelbench.summarize import PowerTrace, RunSummary, SetSummary, Summary
+    from accelbench.report.summarize import PowerTrace, RunSummary, SetSummary, Summary
 
 DPI = 110
 RUN_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",

@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from accelbench import provenance
-from accelbench.results import RunResult
+from accelbench.results import provenance
+from accelbench.results.models import RunResult
 
 SYSTEM_SCHEMA_VERSION = "1"
 Status = Literal["available", "preview", "research"]

@@ -10,7 +10,7 @@ import base64
 from html import escape
 from typing import TYPE_CHECKING
 
-from accelbench.summary_tables import (
+from accelbench.report.summary_tables import (
     HEADER,
     METHOD,
     NO_POWER_TRACES,
@@ -20,8 +20,8 @@ from accelbench.summary_tables import (
 )
 
 if TYPE_CHECKING:
-    from accelbench.summarize import Summary
-    from accelbench.summary_plots import ReportImage, ReportImages
+    from accelbench.report.summarize import Summary
+    from accelbench.report.summary_plots import ReportImage, ReportImages
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;

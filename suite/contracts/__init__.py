@@ -1,0 +1,1 @@
+"""What an implementation implements, one contract per kind of workload."""

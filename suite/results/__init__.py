@@ -1,0 +1,1 @@
+"""What a run writes: the result models, atomic files, provenance and the energy record."""
