@@ -32,14 +32,14 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional
 
-from accelbench.run.distributed import SINGLE
+from accelbench.contracts.training import TrainingContext
 from accelbench.reference.neuron_inverter.model import OUTPUTS, PROBES, TIME_BINS, NeuronInverter
 from accelbench.rules.loader import load_rules
+from accelbench.run.world import SINGLE
+from accelbench.submissions.a100.common.batches import StreamedBatches
+from accelbench.submissions.a100.common.placement import copy_in_rows
+from accelbench.submissions.a100.common.precision import configure_cuda_backends
 from accelbench.submissions.a100.neuron_inverter import HYPERPARAMETERS, create_session
-from accelbench.submissions.a100.neuron_inverter.batches import StreamedBatches
-from accelbench.submissions.a100.neuron_inverter.placement import copy_in_rows
-from accelbench.submissions.a100.neuron_inverter.precision import configure_cuda_backends
-from accelbench.contracts.training import RunContext
 
 SEED = 0
 
@@ -124,7 +124,7 @@ def main() -> int:
 
     plain = PlainLoop(inputs.to(device), targets.to(device), args.batch_size,
                       float(hyper["learning_rate"]))
-    session = create_session(RunContext(
+    session = create_session(TrainingContext(
         workload="neuron_inverter", scale="full", division="closed", hyperparameters=hyper,
         seed=SEED, device=str(device), world=SINGLE, train_inputs=inputs, train_targets=targets,
         eval_inputs=inputs[: args.batch_size]))

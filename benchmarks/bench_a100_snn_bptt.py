@@ -37,15 +37,17 @@ from torch.nn import functional
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the neuron_inverter bench's helpers
 from bench_a100_neuron_inverter import host_synchronisations, plain_backends, seconds  # noqa: E402
 
-from accelbench.run.distributed import SINGLE  # noqa: E402
+from accelbench.contracts.training import TrainingContext  # noqa: E402
 from accelbench.reference.snn_bptt import training as reference_training  # noqa: E402
 from accelbench.rules.loader import load_rules  # noqa: E402
-from accelbench.submissions.a100.neuron_inverter.precision import configure_cuda_backends  # noqa: E402
+from accelbench.run.world import SINGLE  # noqa: E402
+from accelbench.submissions.a100.common.precision import (
+    configure_cuda_backends,  # noqa: E402
+    precision_for,  # noqa: E402
+)
 from accelbench.submissions.a100.snn_bptt import HYPERPARAMETERS, create_session  # noqa: E402
 from accelbench.submissions.a100.snn_bptt.lif import LOOPS  # noqa: E402
-from accelbench.submissions.a100.snn_bptt.session import precision_for  # noqa: E402
 from accelbench.submissions.a100.snn_bptt.sparse import event_linear  # noqa: E402
-from accelbench.contracts.training import RunContext  # noqa: E402
 
 SEED = 0
 CROSSOVER_DENSITIES = (0.005, 0.01, 0.02, 0.05, 0.1)
@@ -61,7 +63,7 @@ def random_split(samples: int, data: dict, seed: int = SEED) -> tuple[torch.Tens
 
 
 def contexts(workload: str, scale: str, precision: str, batch_size: int | None, steps: int,
-             device: torch.device) -> tuple[RunContext, RunContext]:
+             device: torch.device) -> tuple[TrainingContext, TrainingContext]:
     """(reference, submission) contexts over the same random split of `steps` batches."""
     rules = load_rules(workload)
     data = rules.dataset.parameters_for(scale)
@@ -71,8 +73,8 @@ def contexts(workload: str, scale: str, precision: str, batch_size: int | None, 
     hyper["eval_batch_size"] = hyper["batch_size"]
     inputs, targets = random_split(steps * int(hyper["batch_size"]), data)
 
-    def context(hyperparameters: dict) -> RunContext:
-        return RunContext(
+    def context(hyperparameters: dict) -> TrainingContext:
+        return TrainingContext(
             workload=workload, scale=scale, division="closed", hyperparameters=hyperparameters,
             seed=SEED, device=str(device), world=SINGLE, train_inputs=inputs, train_targets=targets,
             eval_inputs=inputs[: int(hyper["batch_size"])], dataset_parameters=data)

@@ -27,13 +27,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accelbench.submission.packaging import package
+from accelbench.judging.scoring import olympic_score
+from accelbench.results.files import write_json_atomic
 from accelbench.results.models import BenchmarkScore, ScoredRun, SignedRunResult
 from accelbench.rules.loader import load_rules
-from accelbench.judging.scoring import olympic_score
-from accelbench.trust.signing import sign_document
-from accelbench.results.files import write_json_atomic
+from accelbench.submission.packaging import package
 from accelbench.submission.systems import describe_this_machine
+from accelbench.trust.signing import sign_document
 from accelbench.validation.validator import validate_submission
 
 GOAL_S = 2.0

@@ -27,12 +27,12 @@ from torch import nn
 from torch.nn import functional
 
 from accelbench.reference.neuron_inverter.model import OUTPUTS, PROBES, TIME_BINS, NeuronInverter
-from accelbench.submissions.a100.neuron_inverter.precision import (
+from accelbench.submissions.a100.common.precision import (
     Precision,
     configure_cuda_backends,
     precision_for,
 )
-from accelbench.submissions.a100.neuron_inverter.step import forward_loss
+from accelbench.submissions.a100.neuron_inverter.loss import forward_loss
 
 # Bounds from the significand. A precision rounds matmul and conv operands to p bits, unit
 # roundoff u = 2^-p (fp32 2^-24; tf32 and fp16 2^-11; bf16 2^-8), and accumulates in fp32.

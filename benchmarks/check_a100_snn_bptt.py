@@ -62,10 +62,10 @@ from torch import nn
 from accelbench.reference.snn_bptt.model import SpikingClassifier
 from accelbench.reference.snn_bptt.training import regularized_loss
 from accelbench.rules.loader import load_rules
-from accelbench.submissions.a100.neuron_inverter.precision import configure_cuda_backends
+from accelbench.submissions.a100.common.precision import configure_cuda_backends, precision_for
 from accelbench.submissions.a100.snn_bptt.lif import LOOPS
 from accelbench.submissions.a100.snn_bptt.model import FastSpikingClassifier
-from accelbench.submissions.a100.snn_bptt.session import SPIKE_DTYPE, forward_loss, max_density_for, precision_for
+from accelbench.submissions.a100.snn_bptt.session import SPIKE_DTYPE, forward_loss, max_density_for
 
 BATCHES = 5
 MAX_BACKOFFS = 24

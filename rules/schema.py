@@ -246,6 +246,10 @@ class CalibrationRecord(RuleModel):
     mean_epochs_to_target: float | None = None
     time_to_target_s: list[float] = Field(default_factory=list)
     final_metric: list[float] = Field(default_factory=list)
+    global_batch_size: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="samples per optimizer step over all processes in the calibration runs: "
+        "the reference convergence check compares only sets trained at this global batch"
+    )
     command: str = ""
     notes: str = ""
 
@@ -258,8 +262,10 @@ class CalibrationRecord(RuleModel):
                         f"{name}: a calibrated record with runs={self.runs} needs {self.runs} "
                         f"{name}, got {len(getattr(self, name))}"
                     )
-            if self.runs == 0 or self.date is None or self.mean_epochs_to_target is None:
-                raise ValueError("status: 'calibrated' needs runs > 0, a date and mean_epochs_to_target")
+            if self.runs == 0 or self.date is None or self.mean_epochs_to_target is None \
+                    or self.global_batch_size is None:
+                raise ValueError("status: 'calibrated' needs runs > 0, a date, mean_epochs_to_target and "
+                                 "global_batch_size")
         return self
 
 

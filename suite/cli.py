@@ -50,15 +50,16 @@ def run(
 ) -> None:
     """Train WORKLOAD RUNS times (to its target, or the scaling rules' epochs), write signed
     results and print the score. Under torchrun/srun every process runs this same command."""
-    from accelbench.run.runner import BenchmarkSet, plan_benchmark
     from accelbench.run.console import summary_table
+    from accelbench.run.plan import plan_benchmark
+    from accelbench.run.runner import BenchmarkSet
 
     plan = plan_benchmark(
         workload, device=device, scale=scale, runs=runs, seed=seed, results_root=results_dir,
-        key_path=key, data_dir=data_dir, mode=mode, hparams=hparam, report=say,
+        key_path=key, data_dir=data_dir, mode=mode, hparams=hparam,
     )
     bench = BenchmarkSet(plan, report=say)
-    for index in range(1, len(plan.seeds) + 1):
+    for index in range(1, plan.runs + 1):
         bench.run(index)
     score = bench.score() if plan.mode == "to_target" else None
     if plan.world.primary:
@@ -129,8 +130,8 @@ def package(
 ) -> None:
     """Assemble a submission tree: verified results and logs, system descriptions, the code
     that ran, the public keys, and a signed manifest of every file's SHA-256."""
-    from accelbench.trust.keys import load_or_create_key
     from accelbench.submission.packaging import package as package_tree
+    from accelbench.trust.keys import load_or_create_key
 
     private, key_file, created = load_or_create_key(key)
     if created:
@@ -206,7 +207,7 @@ def data_generate(
     """Generate WORKLOAD's dataset (or a workload family's, e.g. snn_bptt) at SCALE from the rules'
     seed and record its checksums."""
     from accelbench.data import datasets
-    from accelbench.run.runner import generation_progress
+    from accelbench.run.preparation import generation_progress
 
     rules, scale = _dataset_rules_and_scale(workload, scale)
     directory = datasets.data_directory(rules, scale, data_dir)
@@ -252,8 +253,8 @@ def rules_show(
     as_markdown: bool = typer.Option(False, "--markdown", help="print the README's rules reference"),
 ) -> None:
     """Print the rules of WORKLOAD: data, targets, timing, runs, hyperparameters, calibration."""
-    from accelbench.rules.loader import load_rules
     from accelbench.report.rules_reference import markdown
+    from accelbench.rules.loader import load_rules
 
     rules = load_rules(workload, version)
     if as_json:
@@ -273,14 +274,11 @@ def rules_calibration(
 ) -> None:
     """Print the calibration record (TOML) that a set of verified reference runs supports."""
     from accelbench.report.calibration import calibration_record, record_as_toml
-    from accelbench.trust.verification import verify_file
+    from accelbench.results.layout import read_verified, run_files
+    from accelbench.results.models import SignedRunResult
 
-    files = sorted(results.glob("run_*.json"), key=lambda p: int(p.stem.split("_")[1]))
-    if not files:
-        raise UserError(f"{results}: no run_N.json files: pass a directory written by accelbench run")
-    for path in files:
-        verify_file(path)
-    record, scale = calibration_record(files, command)
+    runs = [read_verified(path, SignedRunResult)[0] for path in run_files(results)]
+    record, scale = calibration_record(runs, results, command)
     say(record_as_toml(record, scale))
 
 
@@ -315,7 +313,8 @@ def container_run(
     Example: accelbench container run --vendor gpu -- --scale=small --runs 5
     """
     from accelbench.container import engine
-    from accelbench.container.images import image_tag, vendor as find_vendor
+    from accelbench.container.images import image_tag
+    from accelbench.container.images import vendor as find_vendor
     from accelbench.container.launch import plan_run
     from accelbench.results.provenance import git_state
 

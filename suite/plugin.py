@@ -1,6 +1,10 @@
-"""The pytest plugin: `pytest suite --device=cpu --scale=small` runs the benchmarks.
+"""The suite's pytest hooks: `pytest suite --device=cpu --scale=small` runs the benchmarks.
 
-Hooks stay thin: options are checked here and turned into one-line usage errors; the work is
+They are the suite's own, not an installed plugin: suite/conftest.py imports them, and pytest
+loads that conftest only when it collects the suite (its folder is on the command line), so
+installing accelbench adds no options to any other pytest session. Collecting plans every
+selected set and checks its options, but writes nothing: no key, no results directory, no data
+(`pytest suite --collect-only` leaves the machine as it was). Hooks stay thin: options are checked here and turned into one-line usage errors; the work is
 done by `accelbench.run.runner`. A benchmark module names its workload in `WORKLOAD`, takes the
 `benchmark_set` fixture, and gets one `run_index` test per run plus a score test (deselected
 in `--mode=fixed_epochs`, whose runs are compared by `accelbench scaling`, not scored).
@@ -68,7 +72,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workloads = sorted({w for w in map(_workload, items) if w})
     if not workloads:
         return
-    from accelbench.run.runner import BenchmarkSet, plan_benchmark
+    from accelbench.run.plan import plan_benchmark
+    from accelbench.run.runner import BenchmarkSet
 
     sets = config.stash[_SETS_KEY]
     report = _live_reporter(config)
@@ -87,7 +92,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 data_dir=config.getoption("data_dir"),
                 mode=config.getoption("mode"),
                 hparams=config.getoption("hparam"),
-                report=report,
             )
         except UserError as err:
             raise pytest.UsageError(str(err)) from None

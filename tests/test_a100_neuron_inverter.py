@@ -14,18 +14,19 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from accelbench.run.distributed import SINGLE, World
+from accelbench.contracts.training import TrainingContext
 from accelbench.reference.neuron_inverter import training as reference_training
 from accelbench.rules.loader import load_rules
-from accelbench.submissions.a100.neuron_inverter import HYPERPARAMETERS, create_session
-from accelbench.submissions.a100.neuron_inverter.placement import HEADROOM_BYTES, keep, placement
-from accelbench.submissions.a100.neuron_inverter.precision import (
+from accelbench.run.world import SINGLE, World
+from accelbench.submissions.a100.common.placement import HEADROOM_BYTES, keep, placement
+from accelbench.submissions.a100.common.precision import (
     PRECISIONS,
     claim_device,
     configure_cuda_backends,
     precision_for,
 )
-from accelbench.contracts.training import RunContext
+from accelbench.submissions.a100.neuron_inverter import HYPERPARAMETERS, create_session
+
 from conftest import REPO
 
 HYPER = {**load_rules("neuron_inverter").hyperparameters.for_scale("smoke"),
@@ -41,7 +42,7 @@ def dataset(samples=64, seed=0):
 
 def context(world=SINGLE, data=None, **overrides):
     inputs, targets = data or dataset()
-    return RunContext(
+    return TrainingContext(
         workload="neuron_inverter", scale="smoke", division="closed",
         hyperparameters={**HYPER, **overrides}, seed=3, device="cpu", world=world,
         train_inputs=inputs, train_targets=targets, eval_inputs=inputs[:40],

@@ -18,18 +18,18 @@ import torch.multiprocessing as mp
 from snntorch import surrogate
 from torch.nn import functional
 
-from accelbench.run.distributed import SINGLE, World
+from accelbench.contracts.training import TrainingContext
 from accelbench.judging.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
 from accelbench.reference.snn_bptt import training as reference_training
 from accelbench.reference.snn_bptt.model import SURROGATE_ALPHA, SpikingClassifier, leaky_neuron
 from accelbench.rules.loader import load_rules
-from accelbench.submissions.a100.snn_bptt import HYPERPARAMETERS, create_session
+from accelbench.run.world import SINGLE, World
+from accelbench.submissions.a100.common.precision import precision_for
+from accelbench.submissions.a100.snn_bptt import HYPERPARAMETERS, create_session, sparse
 from accelbench.submissions.a100.snn_bptt import lif as lif_module
-from accelbench.submissions.a100.snn_bptt import sparse
 from accelbench.submissions.a100.snn_bptt.lif import lif, lif_step, neuron_constants
 from accelbench.submissions.a100.snn_bptt.model import FastSpikingClassifier, decay_matrix
-from accelbench.submissions.a100.snn_bptt.session import precision_for
-from accelbench.contracts.training import RunContext
+
 from conftest import REPO
 
 RULES = load_rules("snn_bptt_dense")
@@ -283,7 +283,7 @@ def test_recurrent_networks_run_the_reference_forward():
 
 def context(world=SINGLE, data=None, workload="snn_bptt_dense", **overrides):
     inputs, targets = data or raster(48, seed=7)
-    return RunContext(
+    return TrainingContext(
         workload=workload, scale="smoke", division="closed", hyperparameters={**HYPER, **overrides},
         seed=3, device="cpu", world=world, train_inputs=inputs, train_targets=targets,
         eval_inputs=inputs[:40], dataset_parameters=DATA,

@@ -5,8 +5,9 @@ import json
 from typer.testing import CliRunner
 
 from accelbench.cli import app
-from accelbench.rules.loader import available_workloads, load_rules
 from accelbench.report.rules_reference import BEGIN, END, markdown
+from accelbench.rules.loader import available_workloads, load_rules
+
 from conftest import REPO
 
 runner = CliRunner()

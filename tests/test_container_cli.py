@@ -24,8 +24,8 @@ from accelbench.container.dockerfile import final_base
 from accelbench.container.images import VENDORS, file_sha256, image_tag, plan_build
 from accelbench.container.launch import ImageIdentity, plan_run
 from accelbench.errors import UserError
-from accelbench.trust.keys import generate_key
 from accelbench.results.provenance import git_state
+from accelbench.trust.keys import generate_key
 
 from conftest import REPO, as_ordinary_user
 from fake_docker_engine import FakeDockerEngine

@@ -16,12 +16,12 @@ import torch.multiprocessing as mp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelbench.run import distributed
-from accelbench.run.distributed import World, world_from_environment
+from accelbench.contracts.training import TrainingContext
 from accelbench.errors import UserError
 from accelbench.reference.neuron_inverter.model import NeuronInverter
 from accelbench.rules.loader import load_rules
-from accelbench.contracts.training import RunContext
+from accelbench.run import distributed
+from accelbench.run.world import World, world_from_environment
 
 HYPER = {**load_rules("neuron_inverter").hyperparameters.for_scale("smoke"),
          "batch_size": 8, "eval_batch_size": 8, "dropout": 0.0}
@@ -120,8 +120,11 @@ def _ddp_step(rank, module_name):
     world = _join(rank)
     inputs, targets = _shards()
     rows = distributed.training_shard(16, world, HYPER["batch_size"])
-    context = RunContext("neuron_inverter", "smoke", "closed", {**HYPER, "precision": "fp32"}, 5,
-                         "cpu", world, inputs[rows], targets[rows], inputs[:4])
+    context = TrainingContext(
+        workload="neuron_inverter", scale="smoke", division="closed",
+        hyperparameters={**HYPER, "precision": "fp32"}, seed=5, device="cpu", world=world,
+        train_inputs=inputs[rows], train_targets=targets[rows], eval_inputs=inputs[:4],
+    )
     session = importlib.import_module(module_name).create_session(context)
     session.train_epoch(1)  # one local batch per rank: exactly one DDP step
 

@@ -14,10 +14,17 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from accelbench.container.dockerfile import (
-    Instruction, final_base, global_args, parse, pinned_digest, stages, substitute,
+    Instruction,
+    final_base,
+    global_args,
+    parse,
+    pinned_digest,
+    stages,
+    substitute,
 )
 from accelbench.container.images import VENDORS
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelbench.energy.integration import Sample, integrate
 from accelbench.energy import sampler as sampler_module
+from accelbench.energy.integration import Sample, integrate
 from accelbench.energy.meter import DeviceReading
 from accelbench.energy.sampler import EnergySampler
 from accelbench.energy.trace import Stretch, compact, trace_energy_j

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accelbench.errors import UserError
-from accelbench.run.hyperparameters import parse_assignment, resolve
 from accelbench.rules.loader import load_rules
+from accelbench.run.hyperparameters import parse_assignment, resolve
 
 RULES = load_rules("neuron_inverter")
 REFERENCE = RULES.hyperparameters.for_scale("smoke")

@@ -9,7 +9,9 @@ import pytest
 
 from accelbench.rules.loader import load_rules
 from accelbench.rules.schema import CalibrationRecord
+
 from conftest import REPO, run_command
+from mlperf_compliance import check_log
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,6 +20,7 @@ else:
 
 pytestmark = pytest.mark.integration
 RULES = load_rules("neuron_inverter")
+WORKLOADS = sorted(path.stem.removeprefix("test_") for path in (REPO / "suite").glob("test_*.py"))
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +52,39 @@ def test_suite_trains_to_target_and_reports(suite_run):
     result, _ = suite_run
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "12 passed" in output  # per workload (neuron_inverter, snn_bptt_dense, snn_bptt_sparse): 3 runs + the score
+    runs = sum(load_rules(workload).runs.minimum["smoke"] + 1 for workload in WORKLOADS)  # the runs and the score
+    assert f"{runs} passed" in output
     assert "generating the neuron_inverter smoke dataset" in output
     assert output.count("generating the snn_bptt smoke dataset") == 1  # the variants share one dataset
     assert "run 1/3 epoch 1/15 | train loss" in output and "samples/s" in output
     assert "left to the epoch budget" in output
     assert "olympic score:" in output and "(valid)" in output
     assert "time to train [s]" in output and "firing rate" in output and "timesteps/s" in output
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_mlperf_compliance_checker_accepts_every_workloads_log(suite_run, workload):
+    _, directory = suite_run
+    log = directory.parent.parent / workload / "smoke" / "run_1.mllog"
+    verdict = check_log(log)
+    assert verdict.findings == [], "\n".join(verdict.findings)
+    assert verdict.skipped_rules == [f"training_5.0.0/closed_{workload}.yaml"]  # MLPerf has none for ours
+    assert verdict.benchmark_name is not None and "'retinanet'" in verdict.benchmark_name  # not an MLPerf name
+
+
+def test_mlperf_compliance_checker_refuses_a_log_without_cache_clear(suite_run, tmp_path):
+    _, directory = suite_run
+    lines = (directory / "run_1.mllog").read_text().splitlines(keepends=True)
+    stripped = tmp_path / "run_1.mllog"
+    stripped.write_text("".join(line for line in lines if '"key": "cache_clear"' not in line))
+    assert any("cache_clear" in finding for finding in check_log(stripped).findings)
+
+
+def test_event_logs_name_call_sites_inside_the_package(suite_run):
+    _, directory = suite_run
+    for line in (directory / "run_1.mllog").read_text().splitlines():
+        site = json.loads(line.split(":::MLLOG ", 1)[1])["metadata"]["file"]
+        assert site in ("run/harness.py", "run/training.py"), site
 
 
 def test_results_are_complete_and_consistent(suite_run):

@@ -18,32 +18,23 @@ from hypothesis import strategies as st
 from mlperf_logging.mllog import constants as mlk
 from torch import nn
 
-from accelbench.run.distributed import SINGLE, World
+from accelbench.contracts.training import TrainingContext
 from accelbench.errors import UserError
 from accelbench.reference.neuron_inverter.model import NeuronInverter
 from accelbench.reference.neuron_inverter.schedule import WarmupThenPlateau
 from accelbench.rules.loader import load_rules
+from accelbench.run.world import SINGLE, World
 from accelbench.submissions.ipu import neuron_inverter
+from accelbench.submissions.ipu.common import poplar as shared_poplar
+from accelbench.submissions.ipu.common.executors import calls_for, host_batches, join_predictions, pad_by_cycling
+from accelbench.submissions.ipu.common.plan import IpuPlan
 from accelbench.submissions.ipu.neuron_inverter import config, poplar
-from accelbench.submissions.ipu.neuron_inverter.config import (
-    IpuPlan,
-    SubmissionSettings,
-    gradient_accumulation,
-    plan_for,
-)
+from accelbench.submissions.ipu.neuron_inverter.config import SubmissionSettings, gradient_accumulation, plan_for
 from accelbench.submissions.ipu.neuron_inverter.device_optimizer import DeviceOptimizer
-from accelbench.submissions.ipu.neuron_inverter.evaluation import (
-    calls_for,
-    host_batches,
-    join_predictions,
-    pad_by_cycling,
-    restore_buffers,
-    snapshot_buffers,
-)
+from accelbench.submissions.ipu.neuron_inverter.evaluation import restore_buffers, snapshot_buffers
 from accelbench.submissions.ipu.neuron_inverter.precision import half_with_float_statistics
 from accelbench.submissions.ipu.neuron_inverter.session import IpuNeuronInverterSession
 from accelbench.submissions.ipu.neuron_inverter.with_loss import WithMseLoss
-from accelbench.contracts.training import RunContext
 
 RULES = load_rules("neuron_inverter")
 HYPER = {**RULES.hyperparameters.for_scale("smoke"), "batch_size": 8, "precision": "fp32"}
@@ -54,8 +45,11 @@ def context(train=40, evals=20, seed=3, world=SINGLE, **overrides):
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(train + evals, 1600, 4, generator=generator)
     targets = torch.tanh(inputs[:, ::100, 0][:, :15])
-    return RunContext("neuron_inverter", "smoke", "closed", {**HYPER, **overrides}, seed, "ipu",
-                      world, inputs[:train], targets[:train], inputs[train:])
+    return TrainingContext(
+        workload="neuron_inverter", scale="smoke", division="closed",
+        hyperparameters={**HYPER, **overrides}, seed=seed, device="ipu", world=world,
+        train_inputs=inputs[:train], train_targets=targets[:train], eval_inputs=inputs[train:],
+    )
 
 
 def plan(**fields):
@@ -273,7 +267,7 @@ class Recorder:
 
 def test_training_options_make_exactly_the_documented_calls(tmp_path):
     log = []
-    layer = poplar.PopTorch(Recorder("poptorch", log))
+    layer = poplar.NeuronInverterPopTorch(Recorder("poptorch", log))
     p = plan(gradient_accumulation=8, executable_cache_dir=str(tmp_path / "cache"))
     layer.options(p, training=True)
     o = "poptorch.Options()"
@@ -292,7 +286,7 @@ def test_training_options_make_exactly_the_documented_calls(tmp_path):
 
 def test_inference_options_have_no_accumulation_and_fp32_no_partials(tmp_path):
     log = []
-    poplar.PopTorch(Recorder("poptorch", log)).options(
+    poplar.NeuronInverterPopTorch(Recorder("poptorch", log)).options(
         plan(fp16=False, executable_cache_dir=str(tmp_path)), training=False)
     assert [path.rsplit(".", 1)[1] for path, _, _ in log] == [
         "Options", "replicationFactor", "deviceIterations", "randomSeed",
@@ -301,7 +295,7 @@ def test_inference_options_have_no_accumulation_and_fp32_no_partials(tmp_path):
 
 def test_under_poprun_popdist_sets_the_replication(tmp_path):
     log = []
-    layer = poplar.PopTorch(Recorder("poptorch", log), Recorder("popdist", log))
+    layer = poplar.NeuronInverterPopTorch(Recorder("poptorch", log), Recorder("popdist", log))
     layer.options(plan(executable_cache_dir=str(tmp_path)), training=True)
     assert log[0] == ("popdist.poptorch.Options", (), {"ipus_per_replica": 1})
     assert not any("replicationFactor" in path for path, _, _ in log)
@@ -310,7 +304,7 @@ def test_under_poprun_popdist_sets_the_replication(tmp_path):
 
 def test_executors_optimizer_and_loader_are_called_as_documented():
     log = []
-    layer = poplar.PopTorch(Recorder("poptorch", log))
+    layer = poplar.NeuronInverterPopTorch(Recorder("poptorch", log))
     model, options, optimizer, dataset = object(), object(), object(), object()
     layer.adamw("params", lr=0.0, betas=(0.999, 0.999), eps=1e-8, weight_decay=0.0)
     layer.training_executor(model, options, optimizer)
@@ -333,13 +327,13 @@ def test_executors_optimizer_and_loader_are_called_as_documented():
 
 def test_the_package_imports_without_poptorch_and_says_what_is_missing(monkeypatch):
     monkeypatch.setitem(sys.modules, "poptorch", None)  # import poptorch -> ImportError
-    poplar.load.cache_clear()
+    shared_poplar.load.cache_clear()
     try:
         assert neuron_inverter.HYPERPARAMETERS == {"precision": "fp16"}
         with pytest.raises(UserError) as caught:
             neuron_inverter.create_session(context())
     finally:
-        poplar.load.cache_clear()
+        shared_poplar.load.cache_clear()
     message = str(caught.value)
     assert "\n" not in message and "poptorch" in message and "Poplar SDK 3.4" in message
 

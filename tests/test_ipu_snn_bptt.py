@@ -21,17 +21,18 @@ from mlperf_logging.mllog import constants as mlk
 from snntorch import surrogate
 from torch import nn
 
-from accelbench.run.devices import Device
-from accelbench.run.distributed import SINGLE, World
-from accelbench.run.implementations import resolve_implementation
+from accelbench.contracts.training import TrainingContext
 from accelbench.errors import UserError
 from accelbench.judging.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
 from accelbench.reference.snn_bptt.model import SpikingClassifier, leaky_neuron
 from accelbench.reference.snn_bptt.training import SpikingSession, regularized_loss
 from accelbench.rules.loader import load_rules
+from accelbench.run.devices import Device
+from accelbench.run.implementations import resolve_implementation
+from accelbench.run.world import SINGLE, World
 from accelbench.submissions.ipu import snn_bptt
-from accelbench.submissions.ipu.neuron_inverter import poplar as shared_poplar
-from accelbench.submissions.ipu.neuron_inverter.config import IpuPlan
+from accelbench.submissions.ipu.common import poplar as shared_poplar
+from accelbench.submissions.ipu.common.plan import IpuPlan
 from accelbench.submissions.ipu.snn_bptt import config, poplar
 from accelbench.submissions.ipu.snn_bptt.config import SubmissionSettings, device_iterations, plan_for
 from accelbench.submissions.ipu.snn_bptt.data import SpikeRasters
@@ -40,7 +41,6 @@ from accelbench.submissions.ipu.snn_bptt.precision import half_synapses, half_we
 from accelbench.submissions.ipu.snn_bptt.session import IpuSpikingSession
 from accelbench.submissions.ipu.snn_bptt.spike import arctan_primitive, heaviside, spike
 from accelbench.submissions.ipu.snn_bptt.with_loss import WithSpikingLoss
-from accelbench.contracts.training import RunContext
 
 VARIANTS = ("snn_bptt_dense", "snn_bptt_sparse")
 SCALES = ("smoke", "small", "full")
@@ -397,8 +397,12 @@ DATA = {"classes": SHAPE["classes"], "channels": SHAPE["inputs"], "steps": STEPS
 
 def context(train=64, evals=20, seed=3, world=SINGLE, division="closed", **overrides):
     spikes, labels = batch(seed=seed, rows=train + evals)
-    return RunContext("snn_bptt_dense", "smoke", division, {**HYPER, **overrides}, seed, "ipu",
-                      world, spikes[:train], labels[:train], spikes[train:], DATA)
+    return TrainingContext(
+        workload="snn_bptt_dense", scale="smoke", division=division,
+        hyperparameters={**HYPER, **overrides}, seed=seed, device="ipu", world=world,
+        train_inputs=spikes[:train], train_targets=labels[:train], eval_inputs=spikes[train:],
+        dataset_parameters=DATA,
+    )
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelbench.errors import UserError
 from accelbench.data.manifest import (
     ContentHasher,
     Manifest,
@@ -23,6 +22,7 @@ from accelbench.data.manifest import (
     read_manifest,
     write_manifest,
 )
+from accelbench.errors import UserError
 
 ARRAYS = [("a_frames", np.arange(24, dtype="<f4").reshape(2, 3, 4)), ("a_par", np.ones((2, 5), dtype="<f4"))]
 

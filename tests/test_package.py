@@ -10,13 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from accelbench.submission import packaging
 from accelbench.errors import UserError
-from accelbench.trust.keys import load_key
 from accelbench.results.provenance import tree_sha256
-from accelbench.trust.signing import verify_document
+from accelbench.submission import packaging
 from accelbench.submission.layout import SignedSubmissionManifest
 from accelbench.submission.systems import SystemDescription, describe_this_machine
+from accelbench.trust.keys import load_key
+from accelbench.trust.signing import verify_document
+
 from conftest import REPO, run_command
 
 

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from accelbench.run.distributed import SINGLE
+from accelbench.contracts.training import TrainingContext
 from accelbench.reference.neuron_inverter.training import create_session
 from accelbench.rules.loader import load_rules
-from accelbench.contracts.training import RunContext
+from accelbench.run.world import SINGLE
 
 HYPER = {**load_rules("neuron_inverter").hyperparameters.for_scale("smoke"),
          "batch_size": 16, "eval_batch_size": 24, "warmup_epochs": 2}
@@ -16,8 +16,11 @@ def context(seed=3, **overrides):
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randn(64, 1600, 4, generator=generator)
     targets = torch.tanh(inputs[:, ::100, 0][:, :15])  # learnable from the inputs
-    return RunContext("neuron_inverter", "smoke", "closed", {**HYPER, **overrides}, seed, "cpu",
-                      SINGLE, inputs, targets, inputs[:40])
+    return TrainingContext(
+        workload="neuron_inverter", scale="smoke", division="closed",
+        hyperparameters={**HYPER, **overrides}, seed=seed, device="cpu", world=SINGLE,
+        train_inputs=inputs, train_targets=targets, eval_inputs=inputs[:40],
+    )
 
 
 def test_warmup_ramps_the_learning_rate_linearly():

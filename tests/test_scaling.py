@@ -11,7 +11,22 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accelbench.errors import UserError
+from accelbench.report.scaling import (
+    CSV_COLUMNS,
+    ScalingReport,
+    ScalingRun,
+    aggregate,
+    load_report,
+    make_point,
+    render_csv,
+    render_markdown,
+    write_report,
+)
+from accelbench.report.scaling_plots import render_png, scaling_figure
+from accelbench.results.files import write_json_atomic
+from accelbench.results.layout import find_run_files
 from accelbench.results.models import (
+    CacheClear,
     DatasetRecord,
     Energy,
     EventLogRef,
@@ -23,21 +38,7 @@ from accelbench.results.models import (
     Throughput,
     Timing,
 )
-from accelbench.report.scaling import (
-    CSV_COLUMNS,
-    ScalingReport,
-    ScalingRun,
-    aggregate,
-    find_run_files,
-    load_report,
-    make_point,
-    render_csv,
-    render_markdown,
-    write_report,
-)
-from accelbench.report.scaling_plots import render_png, scaling_figure
 from accelbench.trust.signing import sign_document
-from accelbench.results.files import write_json_atomic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NO_METER = "no power meter on this host"
@@ -172,7 +173,7 @@ def test_markdown_has_one_row_per_point_with_units() -> None:
     assert len(rows) == 1 + len(report.points)  # the header, then the points
     assert "time/epoch [s]" in rows[0] and "energy/epoch [Wh]" in rows[0] and "efficiency [%]" in rows[0]
     assert f"not measured: {NO_METER}" in text and "| 0.167 (rapl) |" in text
-    assert "4 verified runs (run_*.json) from results/x; signed by key 00112233aabbccdd." in text
+    assert "4 verified runs (run_N.json) from results/x; signed by key 00112233aabbccdd." in text
 
 
 def assert_png(data: bytes) -> None:
@@ -252,6 +253,7 @@ def write_signed_run(directory: Path, index: int, key: Ed25519PrivateKey, *, wor
                         epochs=len(epoch_s), max_epochs=len(epoch_s), curve=[], train_loss=[]),
         throughput=Throughput(train_samples=2048, samples_per_s=2048 / sum(epoch_s)),
         energy=energy,
+        cache_clear=CacheClear(cleared=False, detail="not root (euid 1000): only root may write /proc/sys/vm/drop_caches"),
         event_log=EventLogRef(file=log.name, sha256=hashlib.sha256(log.read_bytes()).hexdigest()),
     )
     path = directory / f"run_{index}.json"
@@ -313,4 +315,4 @@ def test_missing_paths_and_empty_directories_are_refused(tmp_path: Path) -> None
     assert "no results given" in one_line_failure([])
     assert "does not exist" in one_line_failure([tmp_path / "nowhere"])
     (tmp_path / "empty").mkdir()
-    assert "no run_*.json files" in one_line_failure([tmp_path / "empty"])
+    assert "no run_N.json files" in one_line_failure([tmp_path / "empty"])

@@ -2,24 +2,25 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from accelbench.judging.quality import (
-    accuracy,
-    compute_metric,
-    firing_rate,
-    mean_squared_error,
+from accelbench.errors import UserError
+from accelbench.judging.quality import accuracy, compute_metric, firing_rate, mean_squared_error
+from accelbench.judging.scoring import olympic_score
+from accelbench.judging.verdict import (
+    Evaluation,
+    judge_run,
     measured_names,
     meets_bounds,
+    meets_quality,
     meets_target,
     unmet_bounds,
 )
 from accelbench.rules.loader import load_rules
-from accelbench.errors import UserError
-from accelbench.judging.scoring import olympic_score
 
 
 def test_olympic_drops_fastest_and_slowest():
@@ -79,19 +80,19 @@ def test_meets_target(value, target, direction, expected):
 def test_mse_matches_torch_and_checks_shapes():
     predictions, targets = torch.randn(64, 15), torch.rand(64, 15) * 2 - 1
     expected = torch.nn.functional.mse_loss(predictions.double(), targets.double()).item()
-    assert mean_squared_error(predictions, targets) == pytest.approx(expected)
-    assert compute_metric("mse", torch.zeros(4, 15), torch.ones(4, 15)) == 1.0
+    assert mean_squared_error(predictions.numpy(), targets.numpy()) == pytest.approx(expected, rel=1e-12)
+    assert compute_metric("mse", np.zeros((4, 15), np.float32), np.ones((4, 15), np.float32)) == 1.0
     with pytest.raises(ValueError):
-        mean_squared_error(torch.zeros(4, 15), torch.zeros(5, 15))
+        mean_squared_error(np.zeros((4, 15)), np.zeros((5, 15)))
     with pytest.raises(UserError, match="unknown quality metric"):
-        compute_metric("accuracy@5", predictions, targets)
+        compute_metric("accuracy@5", predictions.numpy(), targets.numpy())
 
 
 def test_accuracy_takes_the_highest_class_score():
-    scores = torch.tensor([[0.1, 0.9, 0.0], [2.0, 1.0, 0.5], [0.0, 0.0, 3.0], [1.0, 1.0, 0.0]])
-    labels = torch.tensor([1, 0, 1, 1])
+    scores = np.array([[0.1, 0.9, 0.0], [2.0, 1.0, 0.5], [0.0, 0.0, 3.0], [1.0, 1.0, 0.0]])
+    labels = np.array([1, 0, 1, 1])
     assert accuracy(scores, labels) == 0.5  # a tie goes to the lowest class
-    assert compute_metric("accuracy", {"logits": scores, "firing_rate.hidden_1": torch.zeros(4)}, labels) == 0.5
+    assert compute_metric("accuracy", {"logits": scores, "firing_rate.hidden_1": np.zeros(4)}, labels) == 0.5
     with pytest.raises(ValueError):
         accuracy(scores, labels[:3])
     with pytest.raises(ValueError, match="logits"):
@@ -100,15 +101,15 @@ def test_accuracy_takes_the_highest_class_score():
 
 def test_firing_rate_weights_layers_equally_and_any_output_has_a_mean():
     predictions = {
-        "logits": torch.zeros(4, 3),
-        "firing_rate.hidden_1": torch.tensor([0.1, 0.1, 0.3, 0.3]),
-        "firing_rate.hidden_2": torch.tensor([0.0, 0.0, 0.0, 0.2]),
+        "logits": np.zeros((4, 3)),
+        "firing_rate.hidden_1": np.array([0.1, 0.1, 0.3, 0.3], np.float32),
+        "firing_rate.hidden_2": np.array([0.0, 0.0, 0.0, 0.2], np.float32),
     }
-    labels = torch.zeros(4, dtype=torch.long)
+    labels = np.zeros(4, dtype=np.int64)
     assert compute_metric("firing_rate", predictions, labels) == pytest.approx((0.2 + 0.05) / 2)
     assert compute_metric("firing_rate.hidden_2", predictions, labels) == pytest.approx(0.05)
     with pytest.raises(ValueError, match="firing_rate"):
-        firing_rate({"logits": torch.zeros(4, 3)}, labels)
+        firing_rate({"logits": np.zeros((4, 3))}, labels)
     with pytest.raises(UserError, match="unknown quality metric 'firing_rate.hidden_3'"):
         compute_metric("firing_rate.hidden_3", predictions, labels)
 
@@ -124,3 +125,31 @@ def test_bounds_name_what_they_break():
         f"firing_rate missing is not at least {low:g}", f"firing_rate missing is not at most {high:g}"
     ]
     assert measured_names(rules) == ["firing_rate", "firing_rate.hidden_1", "firing_rate.hidden_2"]
+
+
+SPARSE = load_rules("snn_bptt_sparse").quality
+
+
+def _eval(value, rate):
+    return Evaluation(value, {"firing_rate": rate})
+
+
+@pytest.mark.parametrize(
+    "mode, eval_kind, last, final, expected",
+    [
+        ("to_target", "true", _eval(0.8, 0.01), _eval(0.8, 0.01), True),
+        ("to_target", "true", _eval(0.8, 0.05), _eval(0.8, 0.05), False),  # a bound broken
+        ("to_target", "true", _eval(0.7, 0.01), _eval(0.7, 0.01), False),  # below the target
+        ("to_target", "true", None, _eval(None, None), False),  # no eval at all
+        ("to_target", "pseudo", _eval(0.8, 0.01), _eval(0.7, 0.01), False),  # the true eval misses
+        ("to_target", "pseudo", _eval(0.8, 0.01), _eval(0.9, 0.01), True),
+        ("to_target", "pseudo", _eval(0.7, 0.01), _eval(0.9, 0.01), False),  # the run never stopped at it
+        ("fixed_epochs", "true", _eval(0.7, 0.01), _eval(0.8, 0.01), True),  # judged on the end quality
+        ("fixed_epochs", "pseudo", _eval(0.8, 0.01), _eval(0.7, 0.01), False),
+    ],
+)
+def test_judge_run_is_the_one_convergence_verdict(mode, eval_kind, last, final, expected):
+    assert judge_run(SPARSE, "smoke", 0.75, mode, eval_kind, last, final) is expected
+    if last is not None:
+        assert meets_quality(SPARSE, "smoke", 0.75, last) is (0.75 <= last.value and 0.005 <= last.measurements["firing_rate"] <= 0.015)
+

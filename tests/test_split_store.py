@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from accelbench.errors import UserError
 from accelbench.data.manifest import Manifest, SplitDigest, content_sha256, file_sha256, write_manifest
 from accelbench.data.split_store import SplitStore
+from accelbench.errors import UserError
 
 
 def names(split: str) -> tuple[str, ...]:

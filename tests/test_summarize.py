@@ -16,13 +16,7 @@ import pytest
 
 from accelbench.energy.trace import trace_energy_j
 from accelbench.errors import UserError
-from accelbench.report.summary_html import render_html
-from accelbench.trust.keys import load_key
-from accelbench.submission.packaging import package
-from accelbench.results.models import CurvePoint, SignedBenchmarkScore
 from accelbench.judging.scoring import olympic_score
-from accelbench.results.files import write_json_atomic
-from accelbench.submission.layout import MANIFEST
 from accelbench.report.summarize import (
     RunSummary,
     SetSummary,
@@ -33,13 +27,19 @@ from accelbench.report.summarize import (
     load_summary,
     write_summary,
 )
+from accelbench.report.summary_html import render_html
 from accelbench.report.summary_plots import (
     convergence_figure,
     power_figure,
     report_images,
 )
 from accelbench.report.summary_tables import CSV_COLUMNS, HEADER, markdown_table, render_csv
+from accelbench.results.files import write_json_atomic
+from accelbench.results.models import CurvePoint, SignedBenchmarkScore
+from accelbench.submission.layout import MANIFEST
+from accelbench.submission.packaging import package
 from accelbench.submission.systems import describe_this_machine
+from accelbench.trust.keys import load_key
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NO_METER = "no power meter on this host"

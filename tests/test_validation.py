@@ -13,6 +13,7 @@ from accelbench.rules.loader import load_rules
 from accelbench.validation.findings import Finding, Report
 from accelbench.validation.run_checks import derived_convergence
 from accelbench.validation.validator import validate_submission
+
 from validation_cases import CASES, RULES, SET_DIR, Tree, shared_submission
 
 pytestmark = pytest.mark.integration
@@ -156,7 +157,9 @@ def test_convergence_is_derived_as_the_harness_decides(pristine):
 
 def test_convergence_needs_the_rules_bounds_at_the_last_eval(pristine):
     run = SignedRunResult.model_validate_json((pristine[0] / SET_DIR / "run_1.json").read_bytes())
-    sparse = load_rules("snn_bptt_sparse")
+    own = load_rules(run.workload)
+    spiking = load_rules("snn_bptt_sparse").quality  # its firing-rate bounds on this run's target
+    sparse = own.model_copy(update={"quality": own.quality.model_copy(update={"bounds": spiking.bounds})})
     low, high = (bound.value[run.scale] for bound in sparse.quality.bounds)
 
     def measured(rate):
@@ -167,7 +170,7 @@ def test_convergence_needs_the_rules_bounds_at_the_last_eval(pristine):
     assert derived_convergence(measured((low + high) / 2), sparse)
     assert not derived_convergence(measured(high * 2), sparse)
     assert not derived_convergence(measured(None), sparse)
-    assert derived_convergence(measured(high * 2), load_rules(run.workload))  # no bounds there
+    assert derived_convergence(measured(high * 2), own)  # no bounds there
 
 
 def as_fixed_epoch_set(tree: Tree, max_epochs: int) -> None:
@@ -199,3 +202,16 @@ def test_a_fixed_epoch_set_runs_the_scaling_rules_epochs(tree):
         ("run.rules", "quality.max_epochs is 15"),
         ("run.quality", "stopped at epoch 6 of 15 without diverging"),
     }
+
+
+def test_the_reference_convergence_check_compares_only_at_the_calibrated_global_batch(tree):
+    """A set trained at a larger global batch (e.g. more processes at the same local batch) has no
+    reference convergence points to be compared with: a warning says so instead of a verdict."""
+    for n in (1, 2, 3):
+        tree.edit(f"{SET_DIR}/run_{n}.json", lambda doc: doc["hyperparameters"].__setitem__("batch_size", 256))
+    tree.reseal()
+    report = validate_submission(tree.root)
+    assert errors(report) == [], [f.as_json() for f in report.findings]
+    (warning,) = report.findings
+    assert warning.check == "convergence.untested" and "global batch 256" in warning.message
+    assert f"calibration at {RULES.calibration['smoke'].global_batch_size}" in warning.message

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from accelbench.submission.layout import MANIFEST
 from accelbench.validation.validator import validate_submission
+
 from validation_cases import SET_DIR, SYSTEM_FILE, Tree, shared_submission
 
 pytestmark = pytest.mark.integration

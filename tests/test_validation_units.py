@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from accelbench.validation.reference_convergence import ALPHA, reference_convergence
 from accelbench.validation.event_log import MAX_EVENTS, parse_events
 from accelbench.validation.files import MAX_ENTRIES, SubmissionFiles, json_depth
 from accelbench.validation.findings import Findings
+from accelbench.validation.reference_convergence import ALPHA, reference_convergence
 
 MLPERF_REFERENCE = [16, 14, 16, 17, 16, 16, 15, 16, 15, 16]  # MLPerf's "RCP Examples" appendix
 

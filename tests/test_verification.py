@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accelbench.trust import verification
 from accelbench.errors import UserError
-from accelbench.trust.signing import SignatureError, key_id, sign_document
 from accelbench.results.files import write_json_atomic
+from accelbench.trust import verification
+from accelbench.trust.signing import SignatureError, key_id, sign_document
 from accelbench.trust.verification import VerifiedResult, render_result, verify_result_file
 
 LOG_NAME = "run_0.log"

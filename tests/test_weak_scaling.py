@@ -8,6 +8,7 @@ import os
 import pytest
 
 from accelbench.rules.loader import load_rules
+
 from conftest import REPO, run_command
 
 pytestmark = pytest.mark.integration

@@ -23,14 +23,14 @@ from typing import NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from accelbench.trust.keys import generate_key, load_key, public_key_pem
-from accelbench.submission.packaging import package
-from accelbench.rules.loader import load_rules
 from accelbench.judging.scoring import olympic_score
-from accelbench.trust.signing import sign_document
 from accelbench.results.files import write_json_atomic
+from accelbench.rules.loader import load_rules
 from accelbench.submission.layout import MANIFEST
+from accelbench.submission.packaging import package
 from accelbench.submission.systems import describe_this_machine
+from accelbench.trust.keys import generate_key, load_key, public_key_pem
+from accelbench.trust.signing import sign_document
 
 SET_DIR = "results/cpu/neuron_inverter/smoke"
 CODE_FILE = "code/cpu/neuron_inverter/model.py"
@@ -541,6 +541,9 @@ CASES: list[Case] = [
     Case("log_two_run_starts", edit_log_and_reseal(
         3, lambda events: events + [_event(events, "run_start")]), "log.events", "2 run_start events",
          alone=False),
+    Case("log_cache_clear_differs", edit_log_and_reseal(
+        2, lambda events: _event(events, "cache_clear").__setitem__("value", not _event(events, "cache_clear")["value"])),
+        "log.cache_clear", "but the result's cache_clear is"),
     Case("log_not_an_event", cheat_log_line, "log.parse", "is not valid JSON"),
     Case("log_bad_utf8", log_bad_utf8, "file.utf8", "bad byte"),
     Case("score_changed_value", score_changed_value, "score.value", "score_s is"),

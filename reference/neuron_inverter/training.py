@@ -16,15 +16,15 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from accelbench.contracts.training import EpochReport, TrainingContext, TrainingSession
 from accelbench.reference.neuron_inverter.hyperparameter_log import adamw_keys
 from accelbench.reference.neuron_inverter.model import NeuronInverter
 from accelbench.reference.neuron_inverter.schedule import WarmupThenPlateau
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 
 class NeuronInverterSession(TrainingSession):
-    def __init__(self, context: RunContext) -> None:
+    def __init__(self, context: TrainingContext) -> None:
         hp = context.hyperparameters
         if hp["optimizer"] != "adamw" or hp["precision"] != "fp32":
             raise ValueError("the reference implements AdamW in fp32 only")
@@ -90,5 +90,5 @@ class NeuronInverterSession(TrainingSession):
         return adamw_keys(self.optimizer, self.schedule, self.batch_size * self.world.size)
 
 
-def create_session(context: RunContext) -> TrainingSession:
+def create_session(context: TrainingContext) -> TrainingSession:
     return NeuronInverterSession(context)

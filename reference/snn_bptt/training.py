@@ -18,13 +18,13 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from accelbench.contracts.training import EpochReport, TrainingContext, TrainingSession
 from accelbench.judging.quality import FIRING_RATE_PREFIX, PRIMARY_OUTPUT
 from accelbench.reference.snn_bptt.model import SpikingClassifier, SpikingOutput
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 
-def build_network(context: RunContext, network: type[nn.Module] = SpikingClassifier) -> nn.Module:
+def build_network(context: TrainingContext, network: type[nn.Module] = SpikingClassifier) -> nn.Module:
     """The network the rules fix, sized by the dataset (channels, classes) at this scale; a
     submission passes its own class with the reference's constructor."""
     hp, data = context.hyperparameters, context.dataset_parameters
@@ -54,7 +54,8 @@ def as_predictions(output: SpikingOutput) -> dict[str, torch.Tensor]:
     return named
 
 
-def adam_keys(optimizer: torch.optim.Optimizer, global_batch_size: int) -> dict[str, HyperparameterValue]:
+def adam_keys(optimizer: torch.optim.Optimizer, global_batch_size: int,
+              gradient_accumulation_steps: int = 1) -> dict[str, HyperparameterValue]:
     """MLPerf's hyperparameter keys for the event log."""
     group = optimizer.param_groups[0]
     return {
@@ -64,11 +65,12 @@ def adam_keys(optimizer: torch.optim.Optimizer, global_batch_size: int) -> dict[
         "opt_adam_beta_2": float(group["betas"][1]),
         "opt_adam_epsilon": float(group["eps"]),
         "global_batch_size": global_batch_size,
+        "gradient_accumulation_steps": gradient_accumulation_steps,
     }
 
 
 class SpikingSession(TrainingSession):
-    def __init__(self, context: RunContext) -> None:
+    def __init__(self, context: TrainingContext) -> None:
         hp = context.hyperparameters
         if hp["optimizer"] != "adam" or hp["precision"] != "fp32":
             raise ValueError("the reference implements Adam in fp32 only")
@@ -124,5 +126,5 @@ class SpikingSession(TrainingSession):
         return adam_keys(self.optimizer, self.batch_size * self.world.size)
 
 
-def create_session(context: RunContext) -> TrainingSession:
+def create_session(context: TrainingContext) -> TrainingSession:
     return SpikingSession(context)

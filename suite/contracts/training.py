@@ -1,14 +1,16 @@
-"""The contract between the harness and an implementation (reference or vendor submission).
+"""The training contract: what a train-to-target implementation (reference or vendor
+submission) gives the harness.
 
-An implementation module (`accelbench.reference.<w>.training` or
-`accelbench.submissions.<device>.<w>`) exposes one function:
+An implementation module (`accelbench.reference.<family>.training` or
+`accelbench.submissions.<system>.<family>`) exposes one function:
 
-    def create_session(context: RunContext) -> TrainingSession
+    def create_session(context: TrainingContext) -> TrainingSession
 
-called during the untimed init phase. The harness then drives the session inside the timed
-region. A session must not read the scored clock, decide when to stop, or see the labels of
-the evaluation split: the harness owns the clock, the eval cadence and the stop rule, and
-computes the quality metric itself from the predictions the session returns.
+called during the untimed init phase. The harness (`accelbench.run.training`) then drives the
+session inside the timed region: it asks for an epoch at a time, for eval predictions at the
+rules' cadence, computes the quality metric itself from them, and stops at the target or the
+epoch budget. A session must not read the scored clock, decide when to stop, or see the labels
+of the evaluation split.
 
 In a multi-process run (torchrun, srun, poprun) every process gets its own session, its own
 contiguous shard of the training split and of the evaluation inputs; the session keeps its
@@ -19,34 +21,28 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import Protocol, Union
 
 import torch
 
-from accelbench.run.distributed import World
-from accelbench.judging.quality import Predictions
-from accelbench.rules.schema import Division, HyperparameterValue, Scale
+from accelbench.contracts.context import RunContext
+from accelbench.judging.verdict import EvalKind
+from accelbench.rules.schema import HyperparameterValue
 
-EvalKind = Literal["true", "pseudo"]
+Predictions = Union[torch.Tensor, Mapping[str, torch.Tensor]]
+"""Eval predictions: one tensor (row i answers eval sample i), or named per-sample outputs with
+one row per sample, e.g. `{"logits": (N, C), "firing_rate.hidden_1": (N,)}`, when the rules
+measure more than one thing (see `accelbench.judging.quality`)."""
 
 
-@dataclass(frozen=True)
-class RunContext:
-    """Everything an implementation may know about the run it is asked to do."""
+@dataclass(frozen=True, kw_only=True)
+class TrainingContext(RunContext):
+    """The run, and this rank's data as torch tensors on the host."""
 
-    workload: str
-    scale: Scale
-    division: Division
-    hyperparameters: Mapping[str, HyperparameterValue]
-    seed: int
-    device: str  # a torch device string for this process, e.g. "cpu" or "cuda:3"
-    world: World
     train_inputs: torch.Tensor  # this rank's shard of the training split
     train_targets: torch.Tensor
     eval_inputs: torch.Tensor  # this rank's shard of the evaluation split's inputs
-    dataset_parameters: Mapping[str, HyperparameterValue] = field(default_factory=dict)
-    """The generator's settings at this scale (e.g. the number of classes), from the rules."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +68,12 @@ class TrainingSession(abc.ABC):
     statistics) to avoid a graph switch, as the seed's IPU port did. The rules say per division
     whether that is allowed; the reported quality is then `predict_final`'s, after the clock."""
 
+    def synchronize(self) -> None:
+        """Wait until the device has finished the work queued so far. The harness calls it
+        before every read of its clock, so a device that runs asynchronously (CUDA) cannot make
+        an epoch look shorter than it was; on a synchronous one (the CPU, PopTorch's host calls)
+        there is nothing to wait for."""
+
     def warm_up(self) -> None:
         """Compile, trace or allocate before the clock starts (counts against the init budget)."""
 
@@ -81,8 +83,7 @@ class TrainingSession(abc.ABC):
 
     @abc.abstractmethod
     def predict_eval(self) -> Predictions:
-        """Predictions for `RunContext.eval_inputs`, in order, on the CPU: one tensor, or named
-        per-sample outputs (see `accelbench.judging.quality`) when the rules measure more than one thing."""
+        """Predictions for `TrainingContext.eval_inputs`, in order, on the CPU."""
 
     def predict_final(self) -> Predictions:
         """True (inference-mode) predictions, asked for once after the timed region."""
@@ -94,3 +95,9 @@ class TrainingSession(abc.ABC):
     def logged_hyperparameters(self) -> Mapping[str, HyperparameterValue]:
         """MLPerf hyperparameter keys (opt_name, global_batch_size, ...) for the event log."""
         return {}
+
+
+class TrainingImplementation(Protocol):
+    """The module the runner picks for a workload family on a system."""
+
+    def create_session(self, context: TrainingContext) -> TrainingSession: ...

@@ -15,7 +15,9 @@ from pathlib import Path
 from types import ModuleType
 
 import platformdirs
+import torch
 
+from accelbench.errors import UserError
 from accelbench.rules.schema import BenchmarkRules, Scale
 
 
@@ -79,3 +81,15 @@ def load_rows(rules: BenchmarkRules, data_dir: Path, split: str, rows: slice, *,
 def is_generated(data_dir: Path) -> bool:
     """Anything there already? Then it is verified, never silently generated over."""
     return data_dir.is_dir() and any(data_dir.iterdir())
+
+
+def generation_device(device: str | torch.device, where: str) -> torch.device:
+    """The torch device a data generator was asked to compute on, or a one-line error naming
+    `where` (the generator) and the fix."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"{where}: device {device!r} is not a torch device; pass 'cpu' or 'cuda'") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"{where}: device {str(device)!r} but torch sees no CUDA GPU here; pass 'cpu'")
+    return device

@@ -1,29 +1,36 @@
 """A generated dataset on disk as every workload stores it: `manifest.json` beside one HDF5 file
-holding each split as named arrays. Checking and reading that layout is the same for every
-workload, so it is written once here; a workload's data module names a split's arrays and
-turns them into tensors.
+holding each split as named arrays. Writing, checking and reading that layout is the same for
+every workload, so it is written once here; a workload's data module computes the arrays, names
+them, and says what a split's arrays mean.
 
 Every problem is a one-line UserError that names the file and ends in the fix (regenerate).
 """
 
 from __future__ import annotations
 
+import json
+import numbers
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import h5py
 import numpy as np
 
-from accelbench.errors import UserError
 from accelbench.data.manifest import (
+    MANIFEST_NAME,
     ContentHasher,
     Manifest,
+    SplitDigest,
     check_split_digests,
     content_sha256,
     file_sha256,
     read_manifest,
+    write_manifest,
 )
+from accelbench.errors import UserError
 
 _SCALES = ("smoke", "small", "full")
 _READ_SAMPLES = 4096  # rows per read when a split is hashed as it streams
@@ -123,3 +130,92 @@ class SplitStore:
             raise UserError(f"{path}: no split {split!r}; ask for one of {', '.join(manifest.splits)}")
         with self.open(path) as h5:
             return manifest, [self.dataset(h5, path, name)[rows] for name in names]
+
+
+def checked_sizes(split_sizes: Mapping[str, int], splits: Sequence[str], where: str, train_fix: str) -> dict[str, int]:
+    """The rules' split sizes, or a one-line UserError naming `where` (the generator) and the fix."""
+    unknown = [s for s in split_sizes if s not in splits]
+    if unknown:
+        raise UserError(f"{where}: unknown split {unknown[0]!r}; name splits among {', '.join(splits)}")
+    for split, n in split_sizes.items():
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise UserError(f"{where}: split '{split}' has size {n!r}; give a whole number of samples >= 0")
+    if split_sizes.get("train", 0) < 1:
+        raise UserError(f"{where}: no train samples; {train_fix}")
+    return {split: int(n) for split, n in split_sizes.items()}
+
+
+class SplitWriter:
+    """Writes a dataset in the layout `SplitStore` reads. The HDF5 file is written under a
+    `.partial` name and renamed into place once complete, and only then is the manifest written,
+    so no manifest ever describes a half-written file. Each split is one streamed array (the
+    big one, written block by block) and whole arrays beside it, content-hashed in that order.
+
+        with SplitWriter(data_dir, file_name, overwrite) as out:
+            out.begin_split(name, shape, dtype); out.write_rows(start, block) ...; out.add_array(...)
+            out.end_split(split, samples)
+            out.write_meta({...})
+        manifest = out.manifest(...)
+    """
+
+    def __init__(self, data_dir: Path, file_name: str, overwrite: bool) -> None:
+        self.data_dir = Path(data_dir)
+        self.target = self.data_dir / file_name
+        if (self.target.exists() or (self.data_dir / MANIFEST_NAME).exists()) and not overwrite:
+            raise UserError(
+                f"{self.target}: dataset already exists; use it, or pass overwrite (--force) to generate it again"
+            )
+        self.partial = self.target.with_name(self.target.name + ".partial")
+        self.digests: dict[str, SplitDigest] = {}
+
+    def __enter__(self) -> SplitWriter:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / MANIFEST_NAME).unlink(missing_ok=True)
+        self.h5 = h5py.File(self.partial, "w")
+        return self
+
+    def __exit__(self, error_type: object, *rest: object) -> None:
+        self.h5.close()
+        if error_type is None:
+            os.replace(self.partial, self.target)
+
+    def begin_split(self, name: str, shape: tuple[int, ...], dtype: str) -> None:
+        """Start a split with its streamed array `name` of `shape`."""
+        self._streamed = self.h5.create_dataset(name, shape, dtype=dtype, track_times=False)
+        self._hasher = ContentHasher()
+        self._hasher.begin(name, self._streamed.dtype, self._streamed.shape)
+
+    def write_rows(self, start: int, block: np.ndarray) -> None:
+        """Rows `start` onwards of the streamed array; blocks come in order."""
+        self._streamed[start : start + len(block)] = block
+        self._hasher.update(block)
+
+    def add_array(self, name: str, array: np.ndarray) -> None:
+        """A whole array of the split, after its streamed one."""
+        self.h5.create_dataset(name, data=array, track_times=False)
+        self._hasher.add(name, array)
+
+    def end_split(self, split: str, samples: int) -> None:
+        self.digests[split] = SplitDigest(samples=samples, sha256=self._hasher.hexdigest())
+
+    def write_meta(self, meta: Mapping[str, object]) -> None:
+        """The `meta.JSON` string: what a reader of the file alone needs."""
+        self.h5.create_dataset("meta.JSON", data=json.dumps(meta), track_times=False)
+
+    def manifest(self, workload: str, seed: int, parameters: Mapping[str, object], generator_version: str,
+                 device: str) -> Manifest:
+        """Write and return the manifest of the file now in place."""
+        manifest = Manifest(
+            workload=workload,
+            file=self.target.name,
+            file_sha256=file_sha256(self.target),
+            splits=self.digests,
+            seed=seed,
+            parameters=dict(parameters),
+            generator_version=generator_version,
+            device=device,
+            created_at=datetime.now(timezone.utc).replace(microsecond=0),
+        )
+        write_manifest(self.data_dir, manifest)
+        return manifest
+

@@ -17,20 +17,25 @@ from accelbench.results.models import SignedRunResult
 from accelbench.rules.schema import CalibrationRecord
 
 
-def calibration_record(files: Sequence[Path], command: str = "") -> tuple[CalibrationRecord, str]:
-    """A record from verified run files of one workload and scale; non-converged runs count too."""
-    runs = [SignedRunResult.model_validate_json(path.read_bytes()) for path in files]
+def calibration_record(runs: Sequence[SignedRunResult], directory: Path, command: str = ""
+                       ) -> tuple[CalibrationRecord, str]:
+    """A record from the verified runs of one set (read from `directory`); non-converged runs
+    count too."""
     kinds = {(r.workload, r.scale, r.system.name) for r in runs}
     if len(kinds) != 1:
-        raise UserError(f"{files[0].parent}: runs mix workloads/scales/systems {sorted(kinds)}: "
+        raise UserError(f"{directory}: runs mix workloads/scales/systems {sorted(kinds)}: "
                         "calibrate one set at a time")
-    fixed = [path for path, r in zip(files, runs) if r.mode != "to_target"]
+    fixed = [r for r in runs if r.mode != "to_target"]
     if fixed:
-        raise UserError(f"{fixed[0]}: a fixed-epoch (scaling) run says nothing about epochs to the "
-                        "target: calibrate with runs made in --mode=to_target")
+        raise UserError(f"{directory}/run_{fixed[0].run_index}.json: a fixed-epoch (scaling) run says "
+                        "nothing about epochs to the target: calibrate with runs made in --mode=to_target")
+    batches = {r.global_batch_size for r in runs}
+    if len(batches) != 1:
+        raise UserError(f"{directory}: runs trained at different global batch sizes {sorted(batches)}: "
+                        "calibrate one set at a time")
     converged = [r for r in runs if r.quality.converged]
     if not converged:
-        raise UserError(f"{files[0].parent}: no run reached its target: nothing to calibrate")
+        raise UserError(f"{directory}: no run reached its target: nothing to calibrate")
     first = runs[0]
     cpu = first.environment.cpu_model
     device = first.environment.accelerators[0] if first.environment.accelerators else f"cpu: {cpu}"
@@ -45,6 +50,7 @@ def calibration_record(files: Sequence[Path], command: str = "") -> tuple[Calibr
         time_to_target_s=[round(r.timing.time_to_train_s, 1) for r in runs],
         final_metric=[round(r.quality.achieved, 5) if r.quality.achieved is not None else -1.0
                       for r in runs],
+        global_batch_size=batches.pop(),
         command=command,
         notes=f"{len(converged)} of {len(runs)} runs reached {first.quality.target} "
               f"(-1 marks a run that did not); torch {first.environment.packages.get('torch', '?')}",

@@ -16,7 +16,8 @@ def calibration_summary(rules: BenchmarkRules, scale: str) -> str:
     if record.status != "calibrated":
         return f"uncalibrated: {record.notes}"
     epochs = ", ".join(str(e) for e in record.epochs_to_target)
-    return f"{record.runs} runs on {record.device}, {record.date}: epochs to target {epochs}"
+    return (f"{record.runs} runs on {record.device}, {record.date}, global batch {record.global_batch_size}: "
+            f"epochs to target {epochs}")
 
 
 def _settings(parameters: dict) -> str:

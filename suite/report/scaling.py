@@ -16,19 +16,15 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from accelbench.errors import UserError
-from accelbench.results.models import SignedRunResult
-from accelbench.rules.loader import describe_validation_error
-from accelbench.rules.schema import Direction
 from accelbench.report.scaling_plots import render_png
 from accelbench.results.files import write_outputs
-from accelbench.trust.verification import verify_file
+from accelbench.results.layout import find_run_files, read_verified
+from accelbench.results.models import SignedRunResult
+from accelbench.rules.schema import Direction
 
 JOULES_PER_WH = 3600.0
 PLATFORM_NAMES = {"a100": "A100", "ipu": "IPU", "cpu": "CPU"}
-RUN_FILE_PATTERN = "run_*.json"
 
 
 @dataclass(frozen=True)
@@ -207,43 +203,6 @@ def aggregate(runs: Sequence[ScalingRun], direction: Direction = "at_most") -> t
 # --- reading verified run files -------------------------------------------------------------------
 
 
-def find_run_files(paths: Sequence[Path]) -> list[Path]:
-    """The files given, and every run_*.json below the directories given, sorted, each once."""
-    if not paths:
-        raise UserError("no results given: pass run_N.json files or directories holding them")
-    found: dict[Path, Path] = {}  # by resolved path, so a file reached twice counts once
-    for path in paths:
-        if path.is_dir():
-            inside = sorted(p for p in path.rglob(RUN_FILE_PATTERN) if p.is_file())
-            if not inside:
-                raise UserError(
-                    f"{path}: no {RUN_FILE_PATTERN} files in this directory or below it: "
-                    "pass the results directory that accelbench run wrote"
-                )
-        elif path.exists():
-            inside = [path]
-        else:
-            raise UserError(f"{path} does not exist: pass run_N.json files or directories holding them")
-        for file in inside:
-            found.setdefault(file.resolve(), file)
-    return sorted(found.values())
-
-
-def read_verified_run(
-    path: Path, trusted_key_ids: Collection[str] | None = None
-) -> tuple[SignedRunResult, str]:
-    """The run result in `path` and the key that signed it, after `accelbench verify`'s checks."""
-    verified = verify_file(path, trusted_key_ids)
-    try:
-        result = SignedRunResult.model_validate_json(path.read_bytes())
-    except ValidationError as err:
-        raise UserError(
-            f"{path} is not a run result ({describe_validation_error(err)}): "
-            "pass run_N.json files, not scores"
-        ) from None
-    return result, verified.key_id
-
-
 def _refuse_mixed_sets(files: Sequence[Path], results: Sequence[SignedRunResult]) -> None:
     for field in ("workload", "scale", "mode"):
         first = getattr(results[0], field)
@@ -289,7 +248,7 @@ def load_report(paths: Sequence[Path], trusted_key_ids: Collection[str] | None =
     """Verify every run file under `paths` and reduce them to a report; one-line UserError if
     a file fails verification or the files mix workloads, scales or modes."""
     files = find_run_files(paths)
-    read = [read_verified_run(path, trusted_key_ids) for path in files]
+    read = [read_verified(path, SignedRunResult, trusted_key_ids) for path in files]
     results = [result for result, _ in read]
     _refuse_mixed_sets(files, results)
     first = results[0]
@@ -299,7 +258,7 @@ def load_report(paths: Sequence[Path], trusted_key_ids: Collection[str] | None =
         mode=first.mode,
         metric=f"{first.quality.split} {first.quality.metric}",
         sources=tuple(str(path) for path in paths),
-        key_ids=tuple(sorted({key for _, key in read})),
+        key_ids=tuple(sorted({verified.key_id for _, verified in read})),
         points=aggregate([scaling_run(r) for r in results], first.quality.direction),
     )
 
@@ -371,7 +330,7 @@ def render_markdown(report: ScalingReport) -> str:
     lines = [
         f"# Weak scaling: {report.workload}, {report.scale} scale, {report.epochs} epochs ({report.mode})",
         "",
-        f"{report.runs} verified runs ({RUN_FILE_PATTERN}) from {', '.join(report.sources)}; "
+        f"{report.runs} verified runs (run_N.json) from {', '.join(report.sources)}; "
         f"signed by {signers}.",
         "",
         "| " + " | ".join(header) + " |",

@@ -18,21 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from scipy import stats
 
 from accelbench.errors import UserError
+from accelbench.judging.verdict import meets_target
 from accelbench.report.summary_html import render_html
-from accelbench.judging.quality import meets_target
+from accelbench.report.summary_plots import report_images
+from accelbench.report.summary_tables import SCALING_POINTER, render_csv, render_markdown
+from accelbench.results import layout
+from accelbench.results.files import write_outputs
 from accelbench.results.models import CurvePoint, SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import SCALES, Direction
-from accelbench.trust.signing import verify_document
-from accelbench.results.files import write_outputs
 from accelbench.submission.layout import MANIFEST, ResultSet, SignedSubmissionManifest
-from accelbench.report.summary_plots import report_images
-from accelbench.report.summary_tables import SCALING_POINTER, render_csv, render_markdown
-from accelbench.trust.verification import verify_file
+from accelbench.trust.signing import verify_document
 
 CONFIDENCE = 0.95
 VALIDATE_FIX = "run `accelbench validate` on it"
@@ -214,7 +214,7 @@ def table_order(sets: Sequence[SetSummary]) -> tuple[SetSummary, ...]:
 
 # --- reading verified submission trees -----------------------------------------------------------
 
-Model = TypeVar("Model", bound=BaseModel)
+Signed = TypeVar("Signed", SignedRunResult, SignedBenchmarkScore)
 
 
 def _one_line(text: object) -> str:
@@ -250,16 +250,12 @@ def read_manifest(tree: Path, trusted_key_ids: Collection[str] | None) -> Signed
         raise refusal(path, describe_validation_error(err)) from None
 
 
-def read_verified(path: Path, model: type[Model], trusted_key_ids: Collection[str] | None) -> Model:
+def read_verified(path: Path, model: type[Signed], trusted_key_ids: Collection[str] | None) -> Signed:
     """A run file or score after `verify_file` (signature, layout, schema, log or run hashes)."""
     try:
-        verify_file(path, trusted_key_ids)
+        return layout.read_verified(path, model, trusted_key_ids)[0]
     except UserError as err:
         raise refusal(path, err) from None
-    try:
-        return model.model_validate_json(path.read_bytes())
-    except ValidationError as err:
-        raise refusal(path, f"not a {model.__name__}: {describe_validation_error(err)}") from None
 
 
 def run_summary(file: str, result: SignedRunResult, dropped: bool) -> RunSummary:

@@ -1,4 +1,5 @@
-"""Where results go on disk, and writing them so that a crash never leaves half a file."""
+"""Writing result files and reports so that a crash never leaves half a file, in the exact
+bytes the verifier expects."""
 
 from __future__ import annotations
 
@@ -9,30 +10,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from accelbench.errors import UserError
-
-
-def results_directory(root: Path, system: str, workload: str, scale: str) -> Path:
-    return root / system / workload / scale
-
-
-def prepare_results_directory(path: Path) -> Path:
-    """Create `path`, prove it is writable, and refuse to mix a new set of runs into an old one."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
-            pass
-    except OSError as err:
-        raise UserError(
-            f"results directory {path} is not writable ({err.strerror}): "
-            "pass --results-dir with a directory you can write to"
-        ) from None
-    earlier = sorted(p.name for p in path.glob("run_*.json"))
-    if earlier:
-        raise UserError(
-            f"results directory {path} already holds a set of runs ({earlier[0]} ...): "
-            "pass another --results-dir or move those results away first"
-        )
-    return path
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -13,7 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from accelbench.rules.schema import Direction, Division, HyperparameterValue, Kind, Scale
 from accelbench.trust.signing import SignatureBlock
 
-SCHEMA_VERSION = "1"
+RUN_SCHEMA_VERSION = "2"  # 2: the cache_clear record
+SCORE_SCHEMA_VERSION = "1"
 
 
 class ResultModel(BaseModel):
@@ -137,8 +138,15 @@ class EventLogRef(ResultModel):
     sha256: str
 
 
+class CacheClear(ResultModel):
+    """Whether the OS page cache was dropped before the run (MLPerf's cache_clear), or why not."""
+
+    cleared: bool
+    detail: str
+
+
 class RunResult(ResultModel):
-    schema_version: Literal["1"] = SCHEMA_VERSION
+    schema_version: Literal["2"] = RUN_SCHEMA_VERSION
     suite_version: str
     rules_version: str
     workload: str
@@ -159,7 +167,14 @@ class RunResult(ResultModel):
     quality: Quality
     throughput: Throughput
     energy: Energy
+    cache_clear: CacheClear
     event_log: EventLogRef
+
+    @property
+    def global_batch_size(self) -> int:
+        """Samples per optimizer step over every process: the local batch times the processes
+        (weak scaling keeps the local batch, so this grows with them)."""
+        return int(self.hyperparameters["batch_size"]) * self.system.world_size
 
 
 class SignedRunResult(RunResult):
@@ -176,7 +191,7 @@ class ScoredRun(ResultModel):
 
 
 class BenchmarkScore(ResultModel):
-    schema_version: Literal["1"] = SCHEMA_VERSION
+    schema_version: Literal["1"] = SCORE_SCHEMA_VERSION
     suite_version: str
     rules_version: str
     workload: str

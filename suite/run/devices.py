@@ -39,15 +39,3 @@ def resolve_device(name: str) -> Device:
             )
         return Device("ipu", "ipu", "Graphcore IPU (PopTorch)")
     raise UserError(f"unknown device '{name}': use one of {', '.join(DEVICES)}")
-
-
-def generation_device(device: str | torch.device, where: str) -> torch.device:
-    """The torch device a data generator was asked to compute on, or a one-line error naming
-    `where` (the generator) and the fix."""
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise UserError(f"{where}: device {device!r} is not a torch device; pass 'cpu' or 'cuda'") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UserError(f"{where}: device {str(device)!r} but torch sees no CUDA GPU here; pass 'cpu'")
-    return device

@@ -1,10 +1,9 @@
-"""Several processes, one run: who this process is, and the few collectives the harness needs.
+"""Several processes, one run: joining the process group, the data shards, and the few
+collectives the harness needs (who is who: `accelbench.run.world`).
 
-Launchers say who is who through the environment: torchrun (RANK, WORLD_SIZE, LOCAL_RANK),
-Slurm's srun (SLURM_PROCID, SLURM_STEP_NUM_TASKS, SLURM_LOCALID) and Open MPI's mpirun, which
-Graphcore's poprun drives (OMPI_COMM_WORLD_*). One process per accelerator. Each holds a
-contiguous shard of the training data in memory, as the seed benchmark did, and the local batch
-stays constant, so the global batch is the local batch times the world size: weak scaling.
+Each process holds a contiguous shard of the training data in memory, as the seed benchmark
+did, and the local batch stays constant, so the global batch is the local batch times the
+world size: weak scaling.
 """
 
 from __future__ import annotations
@@ -12,61 +11,16 @@ from __future__ import annotations
 import atexit
 import datetime
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from accelbench.errors import UserError
+from accelbench.run.world import World
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class World:
-    """This process's place among the processes of one run."""
-
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-    launcher: str = "single process"
-
-    @property
-    def primary(self) -> bool:
-        """Rank 0 writes the event log and the result files; the others only compute."""
-        return self.rank == 0
-
-
-SINGLE = World()
-
-_LAUNCHERS = (
-    ("torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK"),
-    ("srun", "SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_LOCALID"),
-    ("mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
-)
-
-
-def world_from_environment(env: Mapping[str, str] = os.environ) -> World:
-    """The world the launcher set up; a single process when no launcher variables are set."""
-    for launcher, rank_var, size_var, local_var in _LAUNCHERS:
-        if size_var not in env:
-            continue
-        try:
-            rank, size = int(env[rank_var]), int(env[size_var])
-            local_rank = int(env.get(local_var, "0"))
-        except (KeyError, ValueError):
-            raise UserError(
-                f"{launcher} environment is incomplete: {rank_var}, {size_var} and {local_var} "
-                "must be integers; launch with torchrun, srun or mpirun as the README shows"
-            ) from None
-        if size < 1 or not 0 <= rank < size:
-            raise UserError(f"{launcher} environment: {rank_var}={rank} is outside {size_var}={size}")
-        if size == 1:
-            return SINGLE
-        return World(rank=rank, size=size, local_rank=local_rank, launcher=launcher)
-    return SINGLE
 
 
 def backend_for(torch_device: str) -> str:
@@ -78,17 +32,22 @@ def join(world: World, backend: str, timeout_s: float = 1800.0) -> None:
     """Join the process group of a multi-process run (once per process)."""
     if world.size == 1 or dist.is_initialized():
         return
-    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
-    if missing:
-        raise UserError(
-            f"{world.launcher} started {world.size} processes but {' and '.join(missing)} "
-            "is not set: export MASTER_ADDR (the first node) and MASTER_PORT (a free port)"
-        )
+    require_rendezvous(world)
     dist.init_process_group(
         backend, rank=world.rank, world_size=world.size,
         timeout=datetime.timedelta(seconds=timeout_s),
     )
     atexit.register(_leave)
+
+
+def require_rendezvous(world: World) -> None:
+    """Several processes need the address where they meet; checked before any work starts."""
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if name not in os.environ]
+    if world.size > 1 and missing:
+        raise UserError(
+            f"{world.launcher} started {world.size} processes but {' and '.join(missing)} "
+            "is not set: export MASTER_ADDR (the first node) and MASTER_PORT (a free port)"
+        )
 
 
 def _leave() -> None:

@@ -1,12 +1,16 @@
 """The run's event log: MLPerf `:::MLLOG` lines written with mlperf_logging's mllog.
 
-One log file per run; the keys are mllog's constants so MLPerf's own tools can read the file.
+One log file per run; the keys are mllog's constants so MLPerf's own tools (the compliance
+checker among them) read the file. Each line's metadata names its call site by its path inside
+the accelbench package (e.g. `run/training.py`), never the machine's own path, so the log says
+nothing about the submitter's file system and identical runs log identical metadata.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +18,14 @@ from mlperf_logging.mllog import mllog
 
 FINAL_EVAL_ACCURACY = "final_eval_accuracy"  # the untimed true eval after a pseudo-validated run
 _ids = itertools.count()
-SOURCE_ROOT = Path(__file__).resolve().parent.parent  # call sites are logged relative to it
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+"""The accelbench package: suite/ in a checkout, site-packages/accelbench when installed."""
+
+
+def call_site_root() -> str:
+    """mllog trims `^<root_dir>/` from each call site's file name as a regular expression, so
+    the package directory goes in escaped and without its trailing slash."""
+    return re.escape(str(PACKAGE_DIR))
 
 
 class EventLog:
@@ -28,7 +39,7 @@ class EventLog:
         self._handler = logging.FileHandler(path, mode="x", encoding="utf-8")
         self._logger.addHandler(self._handler)
         self._mllog = mllog.MLLogger(
-            logger=self._logger, default_stack_offset=2, root_dir=str(SOURCE_ROOT) + "/"
+            logger=self._logger, default_stack_offset=2, root_dir=call_site_root()
         )
 
     def event(self, key: str, value: Any = None, **metadata: Any) -> None:

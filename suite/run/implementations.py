@@ -7,9 +7,9 @@ import importlib
 from pathlib import Path
 from types import ModuleType
 
-from accelbench.run.devices import Device
 from accelbench.errors import UserError
 from accelbench.rules.schema import BenchmarkRules
+from accelbench.run.devices import Device
 
 
 def _import_if_present(name: str) -> ModuleType | None:

@@ -22,12 +22,11 @@ from pydantic import ValidationError
 
 from accelbench import __version__
 from accelbench.errors import UserError
-from accelbench.trust.keys import public_key_pem
-from accelbench.results.provenance import tree_sha256
-from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
-from accelbench.rules.loader import describe_validation_error
-from accelbench.trust.signing import key_id, sign_document
 from accelbench.results.files import write_bytes_atomic, write_json_atomic
+from accelbench.results.layout import SCORE_FILE, read_verified, run_files, set_path
+from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.provenance import tree_sha256
+from accelbench.rules.loader import describe_validation_error
 from accelbench.submission.layout import (
     CODE_DIR,
     KEYS_DIR,
@@ -38,7 +37,8 @@ from accelbench.submission.layout import (
     SubmissionManifest,
 )
 from accelbench.submission.systems import SystemDescription, system_differences
-from accelbench.trust.verification import verify_file
+from accelbench.trust.keys import public_key_pem
+from accelbench.trust.signing import key_id, sign_document
 
 
 def read_system(path: Path) -> SystemDescription:
@@ -50,31 +50,20 @@ def read_system(path: Path) -> SystemDescription:
         raise UserError(f"{path}: {describe_validation_error(err)}") from None
 
 
-def _run_files(directory: Path) -> list[Path]:
-    files = sorted(directory.glob("run_*.json"), key=lambda p: int(p.stem.split("_")[1]))
-    if not files:
-        raise UserError(f"{directory}: no run_N.json files: pass a directory written by accelbench run")
-    return files
-
-
 def _read_set(directory: Path) -> tuple[list[Path], list[SignedRunResult], Path | None]:
     """The verified runs of one results directory and its verified score, if any."""
-    files = _run_files(directory)
-    runs = []
-    for path in files:
-        verify_file(path)
-        runs.append(SignedRunResult.model_validate_json(path.read_bytes()))
+    files = run_files(directory)
+    runs = [read_verified(path, SignedRunResult)[0] for path in files]
     identity = {(r.system.name, r.workload, r.scale, r.mode, r.division, r.rules_version,
                  r.system.implementation, r.environment.implementation_sha256) for r in runs}
     if len(identity) != 1:
         raise UserError(f"{directory}: its runs differ in system, workload, scale, mode, division, "
                         "rules or code: package one set of runs per directory")
-    score = directory / "score.json"
+    score = directory / SCORE_FILE
     if runs[0].mode == "to_target":
         if not score.is_file():
-            raise UserError(f"{directory}: no score.json: score the runs (pytest suite or accelbench run) first")
-        verify_file(score)
-        scored = {run.file for run in SignedBenchmarkScore.model_validate_json(score.read_bytes()).runs}
+            raise UserError(f"{directory}: no {SCORE_FILE}: score the runs (pytest suite or accelbench run) first")
+        scored = {run.file for run in read_verified(score, SignedBenchmarkScore)[0].runs}
         if scored != {path.name for path in files}:
             raise UserError(f"{score}: scores {sorted(scored)} but the directory holds "
                             f"{[p.name for p in files]}: package exactly the runs that were scored")
@@ -144,8 +133,7 @@ def package(
     result_sets = []
     for files, runs, score, source in sets:
         first = runs[0]
-        scale_dir = first.scale if first.mode == "to_target" else f"{first.scale}_fixed_epochs"
-        relative = f"{RESULTS_DIR}/{first.system.name}/{first.workload}/{scale_dir}"
+        relative = f"{RESULTS_DIR}/{set_path(first.system.name, first.workload, first.scale, first.mode)}"
         (out_dir / relative).mkdir(parents=True)
         for path, run in zip(files, runs):
             shutil.copyfile(path, out_dir / relative / path.name)
@@ -153,7 +141,7 @@ def package(
             signers[run.signature.key_id] = _signer(run.signature.public_key)
         if score is not None:
             shutil.copyfile(score, out_dir / relative / score.name)
-            signed_score = SignedBenchmarkScore.model_validate_json(score.read_bytes())
+            signed_score = SignedBenchmarkScore.model_validate_json(score.read_bytes())  # verified above
             signers[signed_score.signature.key_id] = _signer(signed_score.signature.public_key)
         code = f"{CODE_DIR}/{first.system.name}/{first.workload}"
         for path in sorted(source.rglob("*.py")):
@@ -163,7 +151,7 @@ def package(
         result_sets.append(ResultSet(
             system=first.system.name, workload=first.workload, scale=first.scale, mode=first.mode,
             directory=relative, runs=[f"{relative}/{path.name}" for path in files],
-            score=f"{relative}/score.json" if score is not None else None,
+            score=f"{relative}/{SCORE_FILE}" if score is not None else None,
             implementation=first.system.implementation, code=code,
             code_sha256=first.environment.implementation_sha256,
         ))

@@ -19,10 +19,10 @@ from pathlib import Path, PureWindowsPath
 from pydantic import ValidationError
 
 from accelbench.errors import UserError
+from accelbench.results.files import render_result
 from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.trust.signing import SignatureBlock, SignatureError, verify_document
-from accelbench.results.files import render_result
 
 MAX_RESULT_BYTES = 64 * 2**20
 _RESTORE = "use the original file or re-run the benchmark"
@@ -187,11 +187,13 @@ def _check_event_log(path: Path, doc: dict[str, object]) -> Path:
 
 @dataclass(frozen=True)
 class VerifiedFile:
-    """A verified run result or score, with a one-line account of what was checked."""
+    """A verified run result or score: the document read from the very bytes that verified,
+    with a one-line account of what was checked."""
 
     path: Path
     key_id: str
     detail: str
+    document: SignedRunResult | SignedBenchmarkScore
 
 
 def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> VerifiedFile:
@@ -205,7 +207,7 @@ def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> V
         return VerifiedFile(path, block.key_id, (
             f"{result.workload} {result.scale} run {result.run_index} ({verdict}); "
             f"event log {log.name} matches"
-        ))
+        ), result)
     score = _validate(SignedBenchmarkScore, path, doc)
     for run in score.runs:
         run_file = _locate_log(path, run.file, what="run file")
@@ -216,7 +218,7 @@ def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> V
             )
     return VerifiedFile(path, block.key_id, (
         f"score of {score.workload} {score.scale}: {len(score.runs)} run files match"
-    ))
+    ), score)
 
 
 def _verify_signature_and_layout(

@@ -4,8 +4,8 @@ code_sha256, and every run of the set must have recorded that same hash."""
 
 from __future__ import annotations
 
-from accelbench.results.provenance import tree_sha256
 from accelbench.results.models import RunResult
+from accelbench.results.provenance import tree_sha256
 from accelbench.submission.layout import CODE_DIR, ResultSet
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings

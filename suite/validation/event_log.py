@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from accelbench.run.events import FINAL_EVAL_ACCURACY
-from accelbench.judging.quality import meets_target
+from accelbench.judging.verdict import Evaluation, meets_quality
 from accelbench.results.models import RunResult
+from accelbench.rules.schema import BenchmarkRules
+from accelbench.run.events import FINAL_EVAL_ACCURACY
+from accelbench.trust.verification import refuse_constant, refuse_duplicates
 from accelbench.validation.files import MAX_JSON_DEPTH, json_depth
 from accelbench.validation.findings import Findings, shown
-from accelbench.trust.verification import refuse_constant, refuse_duplicates
 
 MLLOG_PREFIX = ":::MLLOG "
 EVENT_TYPES = ("INTERVAL_START", "INTERVAL_END", "POINT_IN_TIME")
@@ -89,8 +90,10 @@ def _within_tolerance(logged_s: float, recorded_s: float) -> bool:
 class _LogCheck:
     """The comparisons of one log with one result; each failure is one finding."""
 
-    def __init__(self, events: list[Event], result: RunResult, relative: str, findings: Findings):
-        self.events, self.result, self.relative, self.findings = events, result, relative, findings
+    def __init__(self, events: list[Event], result: RunResult, rules: BenchmarkRules | None, relative: str,
+                 findings: Findings):
+        self.events, self.result, self.rules = events, result, rules
+        self.relative, self.findings = relative, findings
 
     def error(self, check: str, message: str) -> None:
         self.findings.error(check, self.relative, message)
@@ -123,6 +126,7 @@ class _LogCheck:
         self.check_epochs()
         self.check_evals()
         self.check_seed()
+        self.check_cache_clear()
 
     def check_order(self, marks: list[Event]) -> None:
         lines = [e.line for e in marks]
@@ -143,13 +147,17 @@ class _LogCheck:
             self.error("log.status", f"run_stop status is {shown(status)}, not success or aborted")
             return
         quality = self.result.quality
-        if self.result.mode != "to_target":
+        if self.result.mode != "to_target" or self.rules is None:
             return
-        last = quality.curve[-1].value if quality.curve else None
-        expected = "success" if meets_target(last, quality.target, quality.direction) else "aborted"
+        last = quality.curve[-1] if quality.curve else None
+        target = self.rules.quality.target[self.result.scale]
+        met = last is not None and meets_quality(
+            self.rules.quality, self.result.scale, target, Evaluation(last.value, last.measurements))
+        expected = "success" if met else "aborted"
         if status != expected:
-            self.error("log.status", f"run_stop status is {status} but the last eval ({shown(last)}) "
-                       f"against target {quality.target} ({quality.direction}) says {expected}")
+            value = None if last is None else last.value
+            self.error("log.status", f"run_stop status is {status} but the last eval ({shown(value)}) "
+                       f"against the rules' target {target} and bounds says {expected}")
 
     def check_epochs(self) -> None:
         stops = self.all_of("epoch_stop")
@@ -185,12 +193,24 @@ class _LogCheck:
             self.error("log.evals", f"{FINAL_EVAL_ACCURACY} events {shown(got)} do not match "
                        f"quality.achieved {shown(quality.achieved)}")
 
+    def check_cache_clear(self) -> None:
+        """MLPerf's cache_clear, as the result records it: whether the page cache was dropped."""
+        event = self.single("cache_clear")
+        recorded = self.result.cache_clear
+        if event is not None and (event.value is not recorded.cleared
+                                  or event.metadata.get("detail") != recorded.detail):
+            self.error("log.cache_clear", f"the cache_clear event logs {shown(event.value)} "
+                       f"({shown(event.metadata.get('detail'))}) but the result's cache_clear is "
+                       f"{shown(recorded.cleared)} ({shown(recorded.detail)})")
+
     def check_seed(self) -> None:
         seed = self.single("seed")
         if seed is not None and (type(seed.value) is not int or seed.value != self.result.seed):
             self.error("log.seed", f"the seed event logs {shown(seed.value)} but the result's seed is {self.result.seed}")
 
 
-def check_event_log(events: list[Event], result: RunResult, relative: str, findings: Findings) -> None:
-    """Findings for every way the log `relative` and its result disagree."""
-    _LogCheck(events, result, relative, findings).run()
+def check_event_log(events: list[Event], result: RunResult, rules: BenchmarkRules | None, relative: str,
+                    findings: Findings) -> None:
+    """Findings for every way the log `relative` and its result (judged by `rules`, when the
+    submission's rules are known) disagree."""
+    _LogCheck(events, result, rules, relative, findings).run()

@@ -17,8 +17,8 @@ import os
 import stat
 from pathlib import Path
 
-from accelbench.validation.findings import Findings, shown
 from accelbench.trust.verification import refuse_constant, refuse_duplicates
+from accelbench.validation.findings import Findings, shown
 
 MAX_JSON_BYTES = 8 * 2**20
 MAX_LOG_BYTES = 64 * 2**20

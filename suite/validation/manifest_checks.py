@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from accelbench import __version__
 from accelbench.errors import UserError
-from accelbench.rules.loader import describe_validation_error
-from accelbench.trust.signing import verify_document
 from accelbench.results.files import render_result
+from accelbench.rules.loader import describe_validation_error
 from accelbench.submission.layout import MANIFEST, SignedSubmissionManifest
+from accelbench.trust.signing import verify_document
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings
 from accelbench.validation.signers import trusted_key_ids

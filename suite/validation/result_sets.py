@@ -4,7 +4,6 @@ non-converged runs, the score and the reference convergence check."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,23 +11,22 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from accelbench.errors import UserError
+from accelbench.results.layout import RUN_FILE, SCORE_FILE, run_index, set_path
 from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import BenchmarkRules
-from accelbench.trust.signing import SignatureError
 from accelbench.submission.layout import RESULTS_DIR, ResultSet, SubmissionManifest
 from accelbench.submission.systems import SystemDescription
+from accelbench.trust.signing import SignatureError
+from accelbench.trust.verification import verify_file
 from accelbench.validation.code_checks import check_code_tree, check_run_code
-from accelbench.validation.reference_convergence import reference_convergence
 from accelbench.validation.event_log import check_event_log, parse_events
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings, shown
+from accelbench.validation.reference_convergence import reference_convergence
 from accelbench.validation.run_checks import check_run, derived_convergence
 from accelbench.validation.score_checks import check_score
 from accelbench.validation.system_checks import check_run_system
-from accelbench.trust.verification import verify_file
-
-RUN_FILE = re.compile(r"^run_([1-9][0-9]{0,5})\.json$")
 
 
 @dataclass(frozen=True)
@@ -43,8 +41,7 @@ class SetContext:
 
 
 def expected_directory(result_set: ResultSet) -> str:
-    suffix = "" if result_set.mode == "to_target" else "_fixed_epochs"
-    return f"{RESULTS_DIR}/{result_set.system}/{result_set.workload}/{result_set.scale}{suffix}"
+    return f"{RESULTS_DIR}/{set_path(result_set.system, result_set.workload, result_set.scale, result_set.mode)}"
 
 
 def check_result_set(result_set: ResultSet, rules: BenchmarkRules | None, context: SetContext) -> int:
@@ -76,7 +73,7 @@ class _SetCheck:
             if system is not None:
                 check_run_system(system, result, path, self.findings)
             if self.rules is not None:
-                index = int(RUN_FILE.match(Path(path).name).group(1))  # type: ignore[union-attr]
+                index = run_index(path)
                 check_run(result, path, index, self.set, self.context.manifest.division,
                           self.context.manifest.rules_version, self.rules, self.findings)
         self.check_seeds(loaded)
@@ -104,7 +101,7 @@ class _SetCheck:
             if RUN_FILE.match(path.rpartition("/")[2]) and path not in listed:
                 self.error("set.layout", path, "is a run of this set's directory that the set does not "
                            "list: every run made must be reported")
-        expected_score = f"{self.directory}/score.json" if self.set.mode == "to_target" else None
+        expected_score = f"{self.directory}/{SCORE_FILE}" if self.set.mode == "to_target" else None
         if self.set.score != expected_score:
             self.error("set.layout", self.directory,
                        f"score is {shown(self.set.score)}; a {self.set.mode} set's score is {shown(expected_score)}")
@@ -137,7 +134,7 @@ class _SetCheck:
         text = self.files.read_text(log)
         events = parse_events(text, log, self.findings) if text is not None else None
         if events is not None:
-            check_event_log(events, result, log, self.findings)
+            check_event_log(events, result, self.rules, log, self.findings)
         return result
 
     def verify(self, path: str, what: str) -> None:
@@ -209,6 +206,13 @@ class _SetCheck:
             self.findings.warning("convergence.uncalibrated", self.directory,
                                   f"the {self.set.scale} target is not calibrated ({record.device}): no "
                                   "reference convergence check is possible")
+            return
+        batches = sorted({result.global_batch_size for _, result in runs})
+        if batches != [record.global_batch_size]:
+            self.findings.warning("convergence.untested", self.directory,
+                                  f"the runs trained at global batch {', '.join(map(str, batches))} but the "
+                                  f"{self.set.scale} calibration at {record.global_batch_size}: epochs to the "
+                                  "target are compared only at the batch the reference ran")
             return
         epochs = [result.quality.epochs if derived_convergence(result, self.rules) else None for _, result in runs]
         test = reference_convergence(record.epochs_to_target, epochs)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 from accelbench.data.datasets import dataset_id, expected_checksums
-from accelbench.judging.quality import measured_names, meets_bounds, meets_target
+from accelbench.judging.verdict import Evaluation, judge_run, measured_names, meets_quality
 from accelbench.results.models import RunResult
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.submission.layout import ResultSet
@@ -24,22 +24,15 @@ def close(a: float | None, b: float | None) -> bool:
 
 
 def derived_convergence(result: RunResult, rules: BenchmarkRules) -> bool:
-    """Whether the run converged, from its curve and achieved value, as the harness decides:
-    the last eval must meet the target and the rules' bounds (to_target); a pseudo-validated run
-    must also meet them with the true eval after the run; a fixed-epoch run is judged on its
-    final quality alone."""
+    """Whether the run converged, from its curve and its reported quality, with the harness's
+    own verdict (`judge_run`) and the rules' target."""
     quality = result.quality
-
-    def meets(value: float | None, measurements: dict[str, float | None]) -> bool:
-        return meets_target(value, quality.target, quality.direction) and meets_bounds(
-            rules.quality, result.scale, measurements
-        )
-
-    final = meets(quality.achieved, quality.measurements)
-    if result.mode == "fixed_epochs":
-        return final
-    last = meets(quality.curve[-1].value, quality.curve[-1].measurements) if quality.curve else False
-    return last and (quality.eval_kind == "true" or final)
+    last = quality.curve[-1] if quality.curve else None
+    return judge_run(
+        rules.quality, result.scale, rules.quality.target[result.scale], result.mode, quality.eval_kind,
+        None if last is None else Evaluation(last.value, last.measurements),
+        Evaluation(quality.achieved, quality.measurements),
+    )
 
 
 def check_run(
@@ -121,7 +114,8 @@ class _Run:
         if quality.converged != derived:
             bounds = " and the rules' bounds on its measurements" if rules.quality.bounds else ""
             self.error("run.quality", f"quality.converged is {shown(quality.converged)} but achieved "
-                       f"{shown(quality.achieved)} against target {quality.target} ({quality.direction})"
+                       f"{shown(quality.achieved)} against the rules' target "
+                       f"{rules.quality.target[self.result.scale]} ({rules.quality.direction})"
                        f"{bounds} means {shown(derived)}")
         last = quality.curve[-1] if quality.curve else None
         if quality.eval_kind == "true" and last is not None and (
@@ -151,10 +145,10 @@ class _Run:
         loss or metric that is not finite, recorded as null)."""
         quality = self.result.quality
         to_target = self.result.mode == "to_target"
+        target = rules.quality.target[self.result.scale]
         meeting = [
             p.epoch for p in quality.curve
-            if meets_target(p.value, quality.target, quality.direction)
-            and meets_bounds(rules.quality, self.result.scale, p.measurements)
+            if meets_quality(rules.quality, self.result.scale, target, Evaluation(p.value, p.measurements))
         ]
         if to_target and meeting and meeting[0] != quality.epochs:
             self.error("run.quality", f"the curve meets the target at epoch {meeting[0]}, yet the "

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from accelbench.judging.scoring import olympic_score
 from accelbench.results.models import BenchmarkScore, RunResult
 from accelbench.rules.schema import BenchmarkRules
-from accelbench.judging.scoring import olympic_score
 from accelbench.submission.layout import ResultSet
 from accelbench.validation.findings import Findings, shown
 from accelbench.validation.run_checks import close, derived_convergence

@@ -11,8 +11,8 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from accelbench.trust.signing import key_id
 from accelbench.submission.layout import KEYS_DIR, SubmissionManifest
+from accelbench.trust.signing import key_id
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings, shown
 

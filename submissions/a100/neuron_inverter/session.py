@@ -14,24 +14,22 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
+from accelbench.contracts.training import EpochReport, TrainingContext, TrainingSession
 from accelbench.reference.neuron_inverter.hyperparameter_log import adamw_keys
 from accelbench.reference.neuron_inverter.model import NeuronInverter
 from accelbench.reference.neuron_inverter.schedule import WarmupThenPlateau
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.submissions.a100.neuron_inverter.batches import training_batches
-from accelbench.submissions.a100.neuron_inverter.placement import keep
-from accelbench.submissions.a100.neuron_inverter.precision import (
-    claim_device,
-    precision_for,
-)
-from accelbench.submissions.a100.neuron_inverter.step import TrainStep
-from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
+from accelbench.submissions.a100.common.batches import training_batches
+from accelbench.submissions.a100.common.placement import keep
+from accelbench.submissions.a100.common.precision import claim_device, precision_for
+from accelbench.submissions.a100.common.session import CudaSessionParts, data_parallel
+from accelbench.submissions.a100.common.step import TrainStep
+from accelbench.submissions.a100.neuron_inverter.loss import forward_loss
 
 
-class A100NeuronInverterSession(TrainingSession):
-    def __init__(self, context: RunContext) -> None:
+class A100NeuronInverterSession(CudaSessionParts, TrainingSession):
+    def __init__(self, context: TrainingContext) -> None:
         hp = context.hyperparameters
         if hp["optimizer"] != "adamw":
             raise ValueError("the a100 submission implements AdamW only (the closed division's optimizer)")
@@ -42,10 +40,7 @@ class A100NeuronInverterSession(TrainingSession):
         torch.manual_seed(context.seed)  # the same initial weights on every rank
         self.network = NeuronInverter(dropout=float(hp["dropout"])).to(self.device)
         self.compiled: nn.Module = torch.compile(self.network) if on_gpu else self.network
-        self.model: nn.Module = self.compiled
-        if self.world.size > 1:  # the suite has joined the process group (NCCL or gloo)
-            self.model = DistributedDataParallel(
-                self.compiled, device_ids=[self.device.index] if on_gpu else None)
+        self.model = data_parallel(self.compiled, self.world, self.device)
         if self.world.rank:
             torch.manual_seed(context.seed + self.world.rank)  # dropout masks differ per rank
         self.optimizer = torch.optim.AdamW(
@@ -57,12 +52,13 @@ class A100NeuronInverterSession(TrainingSession):
             fused=on_gpu,
         )
         self.schedule = WarmupThenPlateau(self.optimizer, hp)
-        self.step = TrainStep(self.model, self.optimizer, self.precision, self.device)
+        self.step = TrainStep(lambda x, y: forward_loss(self.model, x, y, self.precision)[1],
+                              self.optimizer, self.precision, self.device)
         self.batch_size = int(hp["batch_size"])
         self.eval_batch_size = int(hp["eval_batch_size"])
         input_dtype = self.precision.storage_dtype(self.device)
         self.batches = training_batches(
-            context.train_inputs, context.train_targets, input_dtype, self.batch_size,
+            context.train_inputs, context.train_targets, input_dtype, torch.float32, self.batch_size,
             context.seed + self.world.rank, self.device)
         self.eval_placement, (self.eval_inputs,) = keep(
             [(context.eval_inputs, input_dtype)], self.device)
@@ -87,12 +83,7 @@ class A100NeuronInverterSession(TrainingSession):
 
     def train_epoch(self, epoch: int) -> EpochReport:
         self.schedule.start_epoch(epoch)
-        self.model.train()
-        total = torch.zeros((), device=self.device)
-        for inputs, targets in self.batches.epoch():
-            total += self.step(inputs, targets)
-        steps = self.batches.steps
-        return EpochReport(samples=steps * self.batch_size, train_loss=float(total) / steps)
+        return super().train_epoch(epoch)
 
     def predict_eval(self) -> torch.Tensor:
         self.network.eval()
@@ -111,5 +102,5 @@ class A100NeuronInverterSession(TrainingSession):
         return adamw_keys(self.optimizer, self.schedule, self.batch_size * self.world.size)
 
 
-def create_session(context: RunContext) -> TrainingSession:
+def create_session(context: TrainingContext) -> TrainingSession:
     return A100NeuronInverterSession(context)

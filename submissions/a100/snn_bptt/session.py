@@ -23,34 +23,22 @@ from collections.abc import Mapping
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
+from accelbench.contracts.training import TrainingContext, TrainingSession
 from accelbench.reference.snn_bptt.model import SpikingOutput
 from accelbench.reference.snn_bptt.training import adam_keys, as_predictions, build_network, regularized_loss
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.submissions.a100.neuron_inverter.batches import ResidentBatches, StreamedBatches
-from accelbench.submissions.a100.neuron_inverter.placement import keep
-from accelbench.submissions.a100.neuron_inverter.precision import (
-    PRECISIONS,
-    Precision,
-    claim_device,
-)
+from accelbench.submissions.a100.common.batches import training_batches
+from accelbench.submissions.a100.common.placement import keep
+from accelbench.submissions.a100.common.precision import Precision, claim_device, precision_for
+from accelbench.submissions.a100.common.session import CudaSessionParts, data_parallel
+from accelbench.submissions.a100.common.step import TrainStep
 from accelbench.submissions.a100.snn_bptt.model import FastSpikingClassifier
 from accelbench.submissions.a100.snn_bptt.sparse import CPU_MAX_DENSITY, GPU_MAX_DENSITY
-from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 SPIKE_DTYPE = torch.uint8
 """Rasters are kept as stored: 0/1 are exact in every float dtype, and uint8 is the smallest
 (the full split, 65,536 x 100 x 700, is 4.6 GB on the GPU)."""
-
-
-def precision_for(name: str) -> Precision:
-    try:
-        return PRECISIONS[name]
-    except KeyError:
-        raise ValueError(
-            f"precision '{name}' is not one of {', '.join(PRECISIONS)} (rules/v1/snn_bptt_*.toml)"
-        ) from None
 
 
 def max_density_for(device: torch.device) -> float:
@@ -68,33 +56,8 @@ def forward_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, 
     return output, regularized_loss(output, targets, target_rate, strength)
 
 
-class TrainStep:
-    """zero_grad -> forward under autocast -> regularized loss -> backward -> Adam, the loss
-    scaled for fp16 (fused Adam reads the scaler's inf check on the GPU: no host wait)."""
-
-    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, precision: Precision,
-                 device: torch.device, target_rate: float, strength: float) -> None:
-        self.model, self.optimizer, self.precision = model, optimizer, precision
-        self.target_rate, self.strength = target_rate, strength
-        self.scaler = torch.amp.GradScaler(device.type, enabled=precision.scaler)
-
-    def __call__(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Train on one batch; the detached loss, still on the device."""
-        loss = self.backward(inputs, targets)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return loss
-
-    def backward(self, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Everything up to the optimizer step: fresh gradients of the (scaled) loss."""
-        self.optimizer.zero_grad(set_to_none=True)
-        _, loss = forward_loss(self.model, inputs, targets, self.precision, self.target_rate, self.strength)
-        self.scaler.scale(loss).backward()
-        return loss.detach()
-
-
-class A100SpikingSession(TrainingSession):
-    def __init__(self, context: RunContext) -> None:
+class A100SpikingSession(CudaSessionParts, TrainingSession):
+    def __init__(self, context: TrainingContext) -> None:
         hp = context.hyperparameters
         if hp["optimizer"] != "adam":
             raise ValueError("the a100 submission implements Adam only (the closed division's optimizer)")
@@ -105,9 +68,7 @@ class A100SpikingSession(TrainingSession):
         torch.manual_seed(context.seed)  # the reference's weights, the same on every rank
         self.network = FastSpikingClassifier.like(build_network(context), max_density_for(self.device))
         self.network.to(self.device)
-        self.model: nn.Module = self.network
-        if self.world.size > 1:  # the suite has joined the process group (NCCL or gloo)
-            self.model = DistributedDataParallel(self.network, device_ids=[self.device.index] if on_gpu else None)
+        self.model = data_parallel(self.network, self.world, self.device)
         self.optimizer = torch.optim.Adam(
             self.network.parameters(),
             lr=float(hp["learning_rate"]),
@@ -117,16 +78,12 @@ class A100SpikingSession(TrainingSession):
         )
         self.batch_size = int(hp["batch_size"])
         self.eval_batch_size = int(hp["eval_batch_size"])
-        self.step = TrainStep(self.model, self.optimizer, self.precision, self.device,
-                              float(hp["target_rate"]), float(hp["rate_regularization"]))
-        # The reference's shuffle: a generator seeded seed + rank, a fresh permutation per epoch
-        # (on the GPU drawn there, so no step waits for the host).
-        where, (inputs, targets) = keep(
-            [(context.train_inputs, SPIKE_DTYPE), (context.train_targets, torch.int64)], self.device)
-        seed = context.seed + self.world.rank
-        self.batches: ResidentBatches | StreamedBatches = (
-            ResidentBatches(inputs, targets, self.batch_size, seed) if where == "device"
-            else StreamedBatches(inputs, targets, self.batch_size, seed, self.device))
+        target_rate, strength = float(hp["target_rate"]), float(hp["rate_regularization"])
+        self.step = TrainStep(
+            lambda x, y: forward_loss(self.model, x, y, self.precision, target_rate, strength)[1],
+            self.optimizer, self.precision, self.device)
+        self.batches = training_batches(context.train_inputs, context.train_targets, SPIKE_DTYPE, torch.int64,
+                                        self.batch_size, context.seed + self.world.rank, self.device)
         self.eval_placement, (self.eval_inputs,) = keep([(context.eval_inputs, SPIKE_DTYPE)], self.device)
 
     def warm_up(self) -> None:
@@ -139,14 +96,6 @@ class A100SpikingSession(TrainingSession):
         chunks = torch.split(self.eval_inputs, self.eval_batch_size)
         for chunk in (chunks[0], chunks[-1]):  # the full chunk and the remainder
             self._predict(chunk)
-
-    def train_epoch(self, epoch: int) -> EpochReport:
-        self.model.train()
-        total = torch.zeros((), device=self.device)
-        for inputs, targets in self.batches.epoch():
-            total += self.step(inputs, targets)
-        steps = self.batches.steps
-        return EpochReport(samples=steps * self.batch_size, train_loss=float(total) / steps)
 
     def predict_eval(self) -> dict[str, torch.Tensor]:
         self.network.eval()
@@ -162,5 +111,5 @@ class A100SpikingSession(TrainingSession):
         return adam_keys(self.optimizer, self.batch_size * self.world.size)
 
 
-def create_session(context: RunContext) -> TrainingSession:
+def create_session(context: TrainingContext) -> TrainingSession:
     return A100SpikingSession(context)

@@ -1,15 +1,8 @@
-"""How the rules' batch maps onto one IPU replica, and the plan the PopTorch options follow.
+"""How the rules' batch maps onto one IPU replica for neuron_inverter (the plan itself:
+`accelbench.submissions.ipu.common.plan`). The seed's port ran micro-batch 128,
+gradientAccumulation 15, deviceIterations 2.
 
-The rules' `batch_size` is the samples per optimizer step of one replica (the local batch). An
-IPU runs it as `micro_batch` samples per forward/backward pass, accumulated
-`gradient_accumulation` times; `device_iterations` optimizer steps run on the device per host
-call. The seed's port ran micro-batch 128, gradientAccumulation 15, deviceIterations 2.
-
-With poprun the suite starts one process per instance and one replica per instance
-(`poprun --num-instances N --num-replicas N`, as the seed did), so a process drives exactly one
-replica and PopTorch all-reduces the gradients across instances.
-
-Plain Python: tested on CPU. `poplar.py` applies the plan to poptorch.Options.
+Plain Python: tested on CPU.
 """
 
 from __future__ import annotations
@@ -17,13 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
-import platformdirs
-
-from accelbench.run.distributed import World
+from accelbench.contracts.training import EvalKind, TrainingContext
 from accelbench.errors import UserError
-from accelbench.contracts.training import EvalKind, RunContext
+from accelbench.submissions.ipu.common.plan import IpuPlan, executable_cache_dir, implemented_precision
 
 SETTINGS_FILE = "accelbench/submissions/ipu/neuron_inverter/config.py"
 PRECISIONS = ("fp16", "fp32")
@@ -52,39 +42,6 @@ class SubmissionSettings:
 SETTINGS = SubmissionSettings()
 
 
-@dataclass(frozen=True)
-class IpuPlan:
-    """What the PopTorch options of this process say, computed from the run's context."""
-
-    micro_batch: int
-    gradient_accumulation: int
-    device_iterations: int
-    seed: int
-    """poptorch randomSeed: the run's seed plus the rank, so dropout differs per replica."""
-    executable_cache_dir: str
-    fp16: bool
-    replicas_per_process: int = 1
-
-    @property
-    def local_batch(self) -> int:
-        """Samples per optimizer step of this process: the rules' batch_size."""
-        return self.micro_batch * self.gradient_accumulation * self.replicas_per_process
-
-    @property
-    def combined_batch(self) -> int:
-        """Samples per host call of the training executor (what poptorch.DataLoader yields)."""
-        return self.local_batch * self.device_iterations
-
-    @property
-    def inference_batch(self) -> int:
-        """Samples per host call of an inference executor, which has no gradient accumulation."""
-        return self.micro_batch * self.device_iterations * self.replicas_per_process
-
-    def calls_per_epoch(self, shard_rows: int) -> int:
-        """Host calls over a training shard; the remainder is dropped, as drop_last=True does."""
-        return shard_rows // self.combined_batch
-
-
 def gradient_accumulation(batch_size: int, micro_batch: int) -> int:
     """The accumulation count that makes micro-batches add up to the local batch exactly."""
     if batch_size < micro_batch or batch_size % micro_batch:
@@ -97,40 +54,14 @@ def gradient_accumulation(batch_size: int, micro_batch: int) -> int:
     return batch_size // micro_batch
 
 
-def require_poprun(world: World, popdist: object | None) -> None:
-    """Several processes must come from poprun (PopDist), which places one replica on each IPU."""
-    if world.size > 1 and popdist is None:
-        raise UserError(
-            f"{world.launcher} started {world.size} processes, but not through poprun: "
-            f"launch with poprun --num-instances {world.size} --num-replicas {world.size}"
-        )
-
-
-def executable_cache_dir(environ: Mapping[str, str]) -> str:
-    """$POPTORCH_CACHE_DIR (PopTorch's own variable) when set, else under the user cache dir."""
-    return environ.get("POPTORCH_CACHE_DIR") or str(
-        Path(platformdirs.user_cache_dir("accelbench")) / "poptorch"
-    )
-
-
 def plan_for(
-    context: RunContext,
+    context: TrainingContext,
     settings: SubmissionSettings = SETTINGS,
     environ: Mapping[str, str] = os.environ,
 ) -> IpuPlan:
     """The plan for this process, or a one-line UserError naming the fix."""
     hp = context.hyperparameters
-    if hp["optimizer"] != "adamw":
-        raise UserError(
-            f"optimizer '{hp['optimizer']}': the IPU submission implements AdamW only "
-            "(--hparam optimizer=adamw)"
-        )
-    precision = str(hp["precision"])
-    if precision not in PRECISIONS:
-        raise UserError(
-            f"precision '{precision}' is not available on the IPU: use --hparam precision=fp16 "
-            "or --hparam precision=fp32"
-        )
+    precision = implemented_precision(hp, "adamw", "AdamW", PRECISIONS)
     plan = IpuPlan(
         micro_batch=settings.micro_batch,
         gradient_accumulation=gradient_accumulation(int(hp["batch_size"]), settings.micro_batch),

@@ -15,38 +15,37 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from mlperf_logging.mllog import constants as mlk
 from torch.utils.data import TensorDataset
 
-from accelbench.run import distributed
+from accelbench.contracts.training import EpochReport, TrainingContext, TrainingSession
 from accelbench.reference.neuron_inverter.hyperparameter_log import adamw_keys
 from accelbench.reference.neuron_inverter.model import OUTPUTS, NeuronInverter
 from accelbench.reference.neuron_inverter.schedule import WarmupThenPlateau
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.submissions.ipu.neuron_inverter.config import SETTINGS, SubmissionSettings, plan_for, require_poprun
-from accelbench.submissions.ipu.neuron_inverter.device_optimizer import DeviceOptimizer
-from accelbench.submissions.ipu.neuron_inverter.evaluation import (
+from accelbench.run import distributed
+from accelbench.submissions.ipu.common.executors import (
     OneExecutorAtATime,
     calls_for,
     host_batches,
     join_predictions,
-    restore_buffers,
-    snapshot_buffers,
 )
-from accelbench.submissions.ipu.neuron_inverter.poplar import PopTorch, load
+from accelbench.submissions.ipu.common.plan import require_poprun
+from accelbench.submissions.ipu.neuron_inverter.config import SETTINGS, SubmissionSettings, plan_for
+from accelbench.submissions.ipu.neuron_inverter.device_optimizer import DeviceOptimizer
+from accelbench.submissions.ipu.neuron_inverter.evaluation import restore_buffers, snapshot_buffers
+from accelbench.submissions.ipu.neuron_inverter.poplar import NeuronInverterPopTorch, load
 from accelbench.submissions.ipu.neuron_inverter.precision import (
     half_with_float_statistics,
     io_dtype,
 )
 from accelbench.submissions.ipu.neuron_inverter.with_loss import WithMseLoss
-from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 RESTING_BETAS = (0.999, 0.999)
 
 
 class IpuNeuronInverterSession(OneExecutorAtATime, TrainingSession):
     def __init__(
-        self, context: RunContext, poplar: PopTorch, settings: SubmissionSettings = SETTINGS
+        self, context: TrainingContext, poplar: NeuronInverterPopTorch, settings: SubmissionSettings = SETTINGS
     ) -> None:
         world = context.world
         require_poprun(world, poplar.popdist)
@@ -140,9 +139,8 @@ class IpuNeuronInverterSession(OneExecutorAtATime, TrainingSession):
         self.device_optimizer.after_eval(metric)
 
     def logged_hyperparameters(self) -> Mapping[str, HyperparameterValue]:
-        keys = adamw_keys(self.optimizer, self.schedule, self.plan.local_batch * self.world.size)
-        keys[mlk.GRADIENT_ACCUMULATION_STEPS] = self.plan.gradient_accumulation
-        return keys
+        return adamw_keys(self.optimizer, self.schedule, self.plan.local_batch * self.world.size,
+                          self.plan.gradient_accumulation)
 
     def _eval_batches(self, per_call: int) -> list[torch.Tensor]:
         calls = calls_for(self.eval_rows_per_rank, per_call)
@@ -158,5 +156,5 @@ class IpuNeuronInverterSession(OneExecutorAtATime, TrainingSession):
         return torch.zeros((self.plan.inference_batch, *self.eval_inputs.shape[1:]), dtype=self.eval_inputs.dtype)
 
 
-def create_session(context: RunContext) -> TrainingSession:
+def create_session(context: TrainingContext) -> TrainingSession:
     return IpuNeuronInverterSession(context, load())

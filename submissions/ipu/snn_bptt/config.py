@@ -1,6 +1,6 @@
 """How the rules' batch maps onto one IPU replica, and the plan the PopTorch options follow.
 
-The plan is neuron_inverter's `IpuPlan` (micro-batch x gradient accumulation x replicas per
+The plan is the IPU submissions' shared `IpuPlan` (micro-batch x gradient accumulation x replicas per
 process = the local batch; x device iterations = one host call) and its options are built by
 the same code; only the choices differ:
 
@@ -21,10 +21,10 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from accelbench.contracts.training import TrainingContext
 from accelbench.errors import UserError
-from accelbench.submissions.ipu.neuron_inverter.config import IpuPlan, executable_cache_dir
+from accelbench.submissions.ipu.common.plan import IpuPlan, executable_cache_dir, implemented_precision
 from accelbench.submissions.ipu.snn_bptt.precision import PRECISIONS
-from accelbench.contracts.training import RunContext
 
 SETTINGS_FILE = "accelbench/submissions/ipu/snn_bptt/config.py"
 
@@ -54,23 +54,13 @@ def device_iterations(steps: int, most: int) -> int:
 
 
 def plan_for(
-    context: RunContext,
+    context: TrainingContext,
     settings: SubmissionSettings = SETTINGS,
     environ: Mapping[str, str] = os.environ,
 ) -> IpuPlan:
     """The plan for this process, or a one-line UserError naming the fix."""
     hp = context.hyperparameters
-    if hp["optimizer"] != "adam":
-        raise UserError(
-            f"optimizer '{hp['optimizer']}': the IPU submission implements Adam only "
-            "(--hparam optimizer=adam)"
-        )
-    precision = str(hp["precision"])
-    if precision not in PRECISIONS:
-        raise UserError(
-            f"precision '{precision}' is not available on the IPU: use --hparam precision=fp16 "
-            "or --hparam precision=fp32"
-        )
+    precision = implemented_precision(hp, "adam", "Adam", PRECISIONS)
     batch = int(hp["batch_size"])
     micro = settings.micro_batch or batch
     if micro > batch or batch % micro:

@@ -5,8 +5,8 @@ the submission has never been compiled by PopTorch, let alone trained on an IPU.
 checked against public sources (stored versions of graphcore/poptorch and graphcore/examples,
 SDK 3.x-era but not pinned to the sdk/poptorch/3.4.0 tag).
 
-Shared with neuron_inverter, whose `poplar.PopTorch` this module extends; its docstring says
-where each was checked:
+Shared with every IPU submission (`accelbench.submissions.ipu.common.poplar`, whose
+`PopTorch` this module extends; its docstring says where each was checked):
 
 - poptorch.Options() with .replicationFactor, .deviceIterations, .Training.gradientAccumulation,
   .randomSeed, .enableExecutableCaching, .outputMode(poptorch.OutputMode.All), and
@@ -17,7 +17,7 @@ where each was checked:
   auto_distributed_partitioning=False, mode=poptorch.DataLoaderMode.Sync or .Async).
 - The executor methods the session calls: compile, __call__, isAttachedToDevice,
   attachToDevice, detachFromDevice.
-- The guarded `import poptorch` (neuron_inverter.poplar.load, cached per process), which raises
+- The guarded `import poptorch` (common.poplar.load, cached per process), which raises
   the one-line UserError when the SDK is missing.
 
 New here:
@@ -44,11 +44,11 @@ from typing import Any
 
 import torch
 
-from accelbench.submissions.ipu.neuron_inverter import poplar as shared
+from accelbench.submissions.ipu.common import poplar as shared
 
 
 class SpikingPopTorch(shared.PopTorch):
-    """neuron_inverter's PopTorch layer plus the calls this workload adds.
+    """The shared PopTorch layer plus the calls this workload adds.
 
     The training module holds `identity_loss` as a bound method of this object; copying the
     module (deepcopy) must not try to copy the SDK modules, so a copy is this same object."""
@@ -78,7 +78,7 @@ class SpikingPopTorch(shared.PopTorch):
 
 
 def load() -> SpikingPopTorch:
-    """The SDK's modules (imported once per process by neuron_inverter's loader), or its
+    """The SDK's modules (imported once per process by the shared loader), or its
     one-line UserError."""
     base = shared.load()
     return SpikingPopTorch(base.poptorch, base.popdist)

@@ -20,34 +20,32 @@ from collections.abc import Mapping
 from typing import Any
 
 import torch
-from mlperf_logging.mllog import constants as mlk
 
-from accelbench.run import distributed
-from accelbench.judging.quality import Predictions
+from accelbench.contracts.training import EpochReport, Predictions, TrainingContext, TrainingSession
 from accelbench.reference.snn_bptt.model import SpikingOutput
 from accelbench.reference.snn_bptt.training import adam_keys, as_predictions, build_network
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.submissions.ipu.neuron_inverter.config import require_poprun
-from accelbench.submissions.ipu.neuron_inverter.evaluation import (
+from accelbench.run import distributed
+from accelbench.submissions.ipu.common.executors import (
     OneExecutorAtATime,
     calls_for,
     host_batches,
     join_predictions,
 )
+from accelbench.submissions.ipu.common.plan import require_poprun
 from accelbench.submissions.ipu.snn_bptt.config import SETTINGS, SubmissionSettings, plan_for
 from accelbench.submissions.ipu.snn_bptt.data import SpikeRasters
 from accelbench.submissions.ipu.snn_bptt.network import SpikingNetwork
 from accelbench.submissions.ipu.snn_bptt.poplar import SpikingPopTorch, load
 from accelbench.submissions.ipu.snn_bptt.precision import feed_dtype, half_synapses, half_weights
 from accelbench.submissions.ipu.snn_bptt.with_loss import WithSpikingLoss
-from accelbench.contracts.training import EpochReport, RunContext, TrainingSession
 
 
 class IpuSpikingSession(OneExecutorAtATime, TrainingSession):
     eval_kind = "true"
 
     def __init__(
-        self, context: RunContext, poplar: SpikingPopTorch, settings: SubmissionSettings = SETTINGS
+        self, context: TrainingContext, poplar: SpikingPopTorch, settings: SubmissionSettings = SETTINGS
     ) -> None:
         world = context.world
         require_poprun(world, poplar.popdist)
@@ -134,13 +132,12 @@ class IpuSpikingSession(OneExecutorAtATime, TrainingSession):
         )
 
     def logged_hyperparameters(self) -> Mapping[str, HyperparameterValue]:
-        keys = adam_keys(self.optimizer, self.plan.local_batch * self.world.size)
-        keys[mlk.GRADIENT_ACCUMULATION_STEPS] = self.plan.gradient_accumulation
-        return keys
+        return adam_keys(self.optimizer, self.plan.local_batch * self.world.size,
+                         self.plan.gradient_accumulation)
 
     def inference_example(self) -> torch.Tensor:
         return torch.zeros((self.plan.inference_batch, *self.raster_shape), dtype=self.dtype)
 
 
-def create_session(context: RunContext) -> TrainingSession:
+def create_session(context: TrainingContext) -> TrainingSession:
     return IpuSpikingSession(context, load())

@@ -12,28 +12,18 @@ by chunk, so neither the chunk size nor the other splits change its bytes.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 
-from accelbench.devices import generation_device
+from accelbench.data.datasets import generation_device
+from accelbench.data.manifest import Manifest
+from accelbench.data.split_store import SplitStore, SplitWriter, checked_sizes
 from accelbench.errors import UserError
-from accelbench.manifest import (
-    ContentHasher,
-    Manifest,
-    SplitDigest,
-    file_sha256,
-    write_manifest,
-)
 from accelbench.reference.neuron_inverter import cell
-from accelbench.split_store import SplitStore
 from accelbench.reference.neuron_inverter.simulator import check_timing, simulate
 
 WORKLOAD = "neuron_inverter"
@@ -46,11 +36,11 @@ _WHERE = "reference/neuron_inverter/data.py: generate()"
 
 @dataclass(frozen=True)
 class Split:
-    """One split in memory, on the CPU."""
+    """One split in memory as numpy arrays (the training harness shares them with torch)."""
 
-    inputs: torch.Tensor  # (N, 1600, 4) float32 frames: z-scored voltage per probe
-    targets: torch.Tensor  # (N, 15) float32 in [-1, 1]: unitStar, the log-scaled conductances
-    phys: torch.Tensor  # (N, 15) float32 conductances in S/cm^2
+    inputs: np.ndarray  # (N, 1600, 4) float32 frames: z-scored voltage per probe
+    targets: np.ndarray  # (N, 15) float32 in [-1, 1]: unitStar, the log-scaled conductances
+    phys: np.ndarray  # (N, 15) float32 conductances in S/cm^2
 
 
 def data_file(data_dir: Path) -> Path:
@@ -91,55 +81,30 @@ def generate(
 ) -> Manifest:
     """Simulate every split into data_dir, then write its manifest; refuse to replace data unless overwrite."""
     data_dir = Path(data_dir)
-    target = data_file(data_dir)
-    sizes = _checked_sizes(split_sizes)
+    sizes = checked_sizes(split_sizes, SPLITS, _WHERE, "the normalization needs at least one, give train >= 1")
     _check_settings(seed, normalization_samples, chunk_size)
     check_timing(dt_ms, time_bins)
     frames = _Frames(generation_device(device, _WHERE), dt_ms, time_bins, normalization_samples, chunk_size)
-    if (target.exists() or (data_dir / "manifest.json").exists()) and not overwrite:
-        raise UserError(
-            f"{target}: dataset already exists; use it, or pass overwrite (--force) to generate it again"
-        )
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / "manifest.json").unlink(missing_ok=True)  # no manifest may describe a half-written file
-    partial = target.with_name(target.name + ".partial")
     total, done = sum(sizes.values()), 0
-    digests: dict[str, SplitDigest] = {}
-    with h5py.File(partial, "w") as h5:
+    with SplitWriter(data_dir, data_file(data_dir).name, overwrite) as out:
         for split in (s for s in SPLITS if s in sizes):  # train first: it fixes the normalization
             unit = unit_parameters(sizes[split], seed, split)
             phys = physical_parameters(unit).float()
             names = array_names(split)
-            shape = (len(unit), time_bins, len(PROBE_NAMES))
-            dataset = h5.create_dataset(names[0], shape, dtype="<f4", track_times=False)
-            hasher = ContentHasher()
-            hasher.begin(names[0], dataset.dtype, dataset.shape)
+            out.begin_split(names[0], (len(unit), time_bins, len(PROBE_NAMES)), "<f4")
             for start, block in frames.chunks(phys):
-                dataset[start : start + len(block)] = block
-                hasher.update(block)
+                out.write_rows(start, block)
                 done += len(block)
                 if progress is not None:
                     progress(done, total)
             for name, array in zip(names[1:], (unit.numpy().astype("<f4"), phys.numpy().astype("<f4"))):
-                h5.create_dataset(name, data=array, track_times=False)
-                hasher.add(name, array)
-            digests[split] = SplitDigest(samples=len(unit), sha256=hasher.hexdigest())
-        meta = _meta(seed, dt_ms, time_bins, normalization_samples, frames.stats, str(frames.device))
-        h5.create_dataset("meta.JSON", data=json.dumps(meta), track_times=False)
-    os.replace(partial, target)
-    manifest = Manifest(
-        workload=WORKLOAD,
-        file=target.name,
-        file_sha256=file_sha256(target),
-        splits=digests,
-        seed=seed,
-        parameters={"dt_ms": dt_ms, "time_bins": time_bins, "normalization_samples": normalization_samples},
-        generator_version=GENERATOR_VERSION,
-        device=str(frames.device),
-        created_at=datetime.now(timezone.utc).replace(microsecond=0),
+                out.add_array(name, array)
+            out.end_split(split, len(unit))
+        out.write_meta(_meta(seed, dt_ms, time_bins, normalization_samples, frames.stats, str(frames.device)))
+    return out.manifest(
+        WORKLOAD, seed, {"dt_ms": dt_ms, "time_bins": time_bins, "normalization_samples": normalization_samples},
+        GENERATOR_VERSION, str(frames.device),
     )
-    write_manifest(data_dir, manifest)
-    return manifest
 
 
 class _Frames:
@@ -181,7 +146,7 @@ def load(
 ) -> dict[str, Split]:
     """Read the splits into memory once, hashing what was read; refuse (UserError) any mismatch."""
     _, arrays = store(data_dir).read(splits, expected_sha256)
-    return {split: Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in read)) for split, read in arrays.items()}
+    return {split: Split(*(np.ascontiguousarray(a) for a in read)) for split, read in arrays.items()}
 
 
 def load_rows(data_dir: Path, split: str, rows: slice, *, inputs: bool = True) -> Split:
@@ -192,7 +157,7 @@ def load_rows(data_dir: Path, split: str, rows: slice, *, inputs: bool = True) -
     names = array_names(split)
     _, (unit, phys, *voltage) = store(data_dir).read_rows(split, rows, names[1:] + names[:1] * inputs)
     frames = voltage[0] if inputs else np.empty((len(unit), 0, len(PROBE_NAMES)), dtype="<f4")
-    return Split(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (frames, unit, phys)))
+    return Split(*(np.ascontiguousarray(a) for a in (frames, unit, phys)))
 
 
 def _probe_stats(voltage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -230,18 +195,6 @@ def _meta(
         "seed": seed,
         "device": device,
     }
-
-
-def _checked_sizes(split_sizes: Mapping[str, int]) -> dict[str, int]:
-    unknown = [s for s in split_sizes if s not in SPLITS]
-    if unknown:
-        raise UserError(f"{_WHERE}: unknown split {unknown[0]!r}; name splits among {', '.join(SPLITS)}")
-    for split, n in split_sizes.items():
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise UserError(f"{_WHERE}: split '{split}' has size {n!r}; give a whole number of samples >= 0")
-    if split_sizes.get("train", 0) < 1:
-        raise UserError(f"{_WHERE}: no train samples; the normalization needs at least one, give train >= 1")
-    return dict(split_sizes)
 
 
 def _check_settings(seed: int, normalization_samples: int, chunk_size: int) -> None:

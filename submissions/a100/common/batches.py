@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import torch
 
-from accelbench.submissions.a100.neuron_inverter.placement import Placement, keep
+from accelbench.submissions.a100.common.placement import Placement, keep
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -89,11 +89,12 @@ class StreamedBatches:
 
 
 def training_batches(inputs: torch.Tensor, targets: torch.Tensor, input_dtype: torch.dtype,
-                     batch_size: int, seed: int, device: torch.device
+                     target_dtype: torch.dtype, batch_size: int, seed: int, device: torch.device
                      ) -> ResidentBatches | StreamedBatches:
-    """Batches from this rank's shard, kept on `device` when it fits (see `placement`)."""
+    """Batches from this rank's shard, kept on `device` when it fits (see `placement`), shuffled
+    as the reference does (a generator seeded seed + rank, a fresh permutation per epoch)."""
     where, (kept_inputs, kept_targets) = keep(
-        [(inputs, input_dtype), (targets, torch.float32)], device)
+        [(inputs, input_dtype), (targets, target_dtype)], device)
     if where == "device":
         return ResidentBatches(kept_inputs, kept_targets, batch_size, seed)
     return StreamedBatches(kept_inputs, kept_targets, batch_size, seed, device)

@@ -47,7 +47,7 @@ def precision_for(name: str) -> Precision:
         return PRECISIONS[name]
     except KeyError:
         raise ValueError(
-            f"precision '{name}' is not one of {', '.join(PRECISIONS)} (rules/v1/neuron_inverter.toml)"
+            f"precision '{name}' is not one of {', '.join(PRECISIONS)} (the rules' precision hyperparameter)"
         ) from None
 
 

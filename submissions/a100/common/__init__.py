@@ -1,0 +1,3 @@
+"""What every A100 submission shares: the precision settings and the device claim, where a
+shard lives and how batches are drawn from it, the optimizer step without host waits, and the
+session parts that do not depend on the workload (the clock's synchronize, the epoch loop, DDP)."""

@@ -1,0 +1,20 @@
+"""Which harness loop runs each kind of workload the rules name. A new kind (inference,
+sampling) adds its contract in `accelbench.contracts` and its loop beside `training.py`, and
+one branch here."""
+
+from __future__ import annotations
+
+from accelbench.errors import UserError
+from accelbench.judging.verdict import Mode
+from accelbench.rules.schema import BenchmarkRules, Scale
+from accelbench.run.training import TrainingHarness
+
+
+def harness_for(rules: BenchmarkRules, scale: Scale, mode: Mode) -> TrainingHarness:
+    """The loop for the rules' kind; one line if this suite cannot run that kind yet."""
+    if rules.kind == "train_to_target":
+        return TrainingHarness(rules, scale, mode)
+    raise UserError(
+        f"{rules.workload}: its rules are of kind '{rules.kind}', which this version of the suite "
+        "has no harness for; use a suite version that runs it"
+    )
