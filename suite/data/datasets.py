@@ -13,12 +13,15 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import platformdirs
-import torch
 
 from accelbench.errors import UserError
 from accelbench.rules.schema import BenchmarkRules, Scale
+
+if TYPE_CHECKING:
+    import torch
 
 
 def data_directory(rules: BenchmarkRules, scale: Scale, override: Path | None = None) -> Path:
@@ -86,6 +89,8 @@ def is_generated(data_dir: Path) -> bool:
 def generation_device(device: str | torch.device, where: str) -> torch.device:
     """The torch device a data generator was asked to compute on, or a one-line error naming
     `where` (the generator) and the fix."""
+    import torch  # here, not above: the validator imports this module and must start fast
+
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):
