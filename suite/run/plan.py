@@ -46,7 +46,8 @@ class BenchmarkPlan:
     hyperparameters: dict[str, HyperparameterValue]
     results_dir: Path
     data_dir: Path
-    key_path: Path  # rank 0 signs with it; the default key is created on first use
+    key_path: Path  # rank 0 signs with it
+    key_is_default: bool  # the user's default key, created on first use; an explicit --key must exist
 
     @property
     def system_name(self) -> str:
@@ -110,4 +111,5 @@ def plan_benchmark(
         results_dir=target_dir,
         data_dir=datasets.data_directory(rules, scale, data_dir),  # type: ignore[arg-type]
         key_path=key,
+        key_is_default=key_path is None,
     )

@@ -111,11 +111,11 @@ class BenchmarkSet:
         def claim_key_and_results_directory() -> None:
             """Rank 0 alone signs and writes."""
             nonlocal key
-            if plan.key_path.exists():
-                key = load_key(plan.key_path)
-            else:
+            if plan.key_is_default and not plan.key_path.exists():
                 key = generate_key(plan.key_path)
                 self.report(f"created a signing key at {plan.key_path} (back it up; results are signed with it)")
+            else:
+                key = load_key(plan.key_path)
             prepare_results_directory(plan.results_dir)
 
         distributed.on_primary(world, claim_key_and_results_directory)
