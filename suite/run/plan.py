@@ -46,8 +46,7 @@ class BenchmarkPlan:
     hyperparameters: dict[str, HyperparameterValue]
     results_dir: Path
     data_dir: Path
-    key_path: Path  # rank 0 signs with it
-    key_is_default: bool  # the user's default key, created on first use; an explicit --key must exist
+    key_path: Path | None  # rank 0 signs with it; None: the user's default key, created on first use
 
     @property
     def system_name(self) -> str:
@@ -92,11 +91,11 @@ def plan_benchmark(
         rules, scale, division, getattr(implementation, "HYPERPARAMETERS", {}), hparams  # type: ignore[arg-type]
     )
     target_dir = results_directory(results_root, system_name(resolved.name, world.size), workload, scale, mode)
-    key = key_path if key_path is not None else default_key_path()
     if world.primary:  # rank 0 alone signs and writes
         check_results_directory(target_dir)
+        key = key_path if key_path is not None else default_key_path()
         if key_path is not None or key.exists():
-            load_key(key)
+            load_key(key)  # read only: the default key is created when the first run starts
     return BenchmarkPlan(
         rules=rules,
         scale=scale,  # type: ignore[arg-type]
@@ -110,6 +109,5 @@ def plan_benchmark(
         hyperparameters=chosen,
         results_dir=target_dir,
         data_dir=datasets.data_directory(rules, scale, data_dir),  # type: ignore[arg-type]
-        key_path=key,
-        key_is_default=key_path is None,
+        key_path=key_path,
     )

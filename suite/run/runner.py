@@ -54,7 +54,7 @@ from accelbench.run.kinds import harness_for
 from accelbench.run.plan import BenchmarkPlan
 from accelbench.run.preparation import PreparedData, prepare_data
 from accelbench.run.world import World
-from accelbench.trust.keys import generate_key, load_key
+from accelbench.trust.keys import load_or_create_key
 from accelbench.trust.signing import sign_document
 
 Report = Callable[[str], None]
@@ -111,11 +111,9 @@ class BenchmarkSet:
         def claim_key_and_results_directory() -> None:
             """Rank 0 alone signs and writes."""
             nonlocal key
-            if plan.key_is_default and not plan.key_path.exists():
-                key = generate_key(plan.key_path)
-                self.report(f"created a signing key at {plan.key_path} (back it up; results are signed with it)")
-            else:
-                key = load_key(plan.key_path)
+            key, key_file, created = load_or_create_key(plan.key_path)
+            if created:
+                self.report(f"created a signing key at {key_file} (back it up; results are signed with it)")
             prepare_results_directory(plan.results_dir)
 
         distributed.on_primary(world, claim_key_and_results_directory)
