@@ -68,7 +68,7 @@ def harness_run(rules, scale, data: PreparedData, hyper, seed: int, log_dir: Pat
                          seed=seed, device="cpu", world=SINGLE)
     with EventLog(log_dir / f"run_{seed}_{time.monotonic_ns()}.mllog") as log:
         record = TrainingHarness(rules, scale).run(training, context, data, log, on_progress=lambda p: None)
-    return record.timing.run_s
+    return record.sections["timing"].run_s
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from accelbench.judging.scoring import olympic_score
 from accelbench.results.files import write_json_atomic
-from accelbench.results.models import BenchmarkScore, ScoredRun, SignedRunResult
+from accelbench.results.models import BenchmarkScore, ScoredRun, SignedTrainingRunResult
 from accelbench.rules.loader import load_rules
 from accelbench.submission.packaging import package
 from accelbench.submission.systems import describe_this_machine
@@ -72,7 +72,7 @@ def clone_run(source: Path, target_dir: Path, index: int, seed: int, system: str
 def write_score(directory: Path, runs: list[dict], system: str, key: Ed25519PrivateKey) -> None:
     """score.json as the runner writes it, over the cloned runs."""
     rules = load_rules("neuron_inverter")
-    results = [SignedRunResult.model_validate(run) for run in runs]
+    results = [SignedTrainingRunResult.model_validate(run) for run in runs]
     names = [f"run_{r.run_index}.json" for r in results]
     times = [r.timing.time_to_train_s if r.quality.converged else None for r in results]
     outcome = olympic_score(times, rules.runs.minimum["smoke"], rules.runs.max_non_converged)

@@ -21,6 +21,8 @@ Kind = Literal["train_to_target", "inference", "sampling"]
 Direction = Literal["at_most", "at_least"]
 HyperparameterValue = Union[bool, int, float, str]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+Scenario = Literal["SingleStream", "MultiStream", "Offline", "Server"]
+SCENARIOS: tuple[Scenario, ...] = ("SingleStream", "MultiStream", "Offline", "Server")
 
 
 class RuleModel(BaseModel):
@@ -77,7 +79,9 @@ class QualityRules(RuleModel):
     direction: Direction
     target: dict[Scale, float]
     eval_every_epochs: Annotated[int, Field(ge=1)] = 1
-    max_epochs: dict[Scale, Annotated[int, Field(ge=1)]]
+    max_epochs: dict[Scale, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict, description="the epoch budget of a train-to-target workload"
+    )
     bounds: list[Bound] = Field(default_factory=list)
     reported: list[str] = Field(
         default_factory=list, description="metrics recorded beside the target but not judged"
@@ -269,6 +273,76 @@ class CalibrationRecord(RuleModel):
         return self
 
 
+class ScenarioRules(RuleModel):
+    """What MLPerf LoadGen is told for one scenario, per scale (its TestSettings)."""
+
+    min_query_count: dict[Scale, Annotated[int, Field(ge=1)]]
+    min_duration_ms: dict[Scale, Annotated[int, Field(ge=0)]]
+    latency_percentile: Annotated[float, Field(gt=0, lt=1)] = Field(
+        description="the latency percentile the scenario is judged on (MLPerf: 0.9 SingleStream, 0.99 else)"
+    )
+    samples_per_query: Annotated[int, Field(ge=1)] = Field(1, description="MultiStream's samples per query")
+    target_latency_ms: dict[Scale, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="Server: the latency bound at the percentile"
+    )
+
+
+SCENARIO_HYPERPARAMETERS: dict[Scenario, str] = {
+    "SingleStream": "single_stream_expected_latency_ms",
+    "MultiStream": "multi_stream_expected_latency_ms",
+    "Offline": "offline_expected_qps",
+    "Server": "server_target_qps",
+}
+"""What a system tells LoadGen about itself, per scenario, as a hyperparameter (MLPerf leaves
+these to the submitter): the expected latency or rate that sizes the run, and for Server the
+arrival rate it claims to sustain within the latency bound."""
+
+
+class WeightsRules(RuleModel):
+    """How the served weights are trained (once, by `accelbench data generate`) and their hashes."""
+
+    recipe: str = Field(description="the training recipe, in words")
+    seed: int
+    parameters: dict[str, HyperparameterValue] = Field(default_factory=dict)
+    scale_parameters: dict[Scale, dict[str, HyperparameterValue]] = Field(default_factory=dict)
+    sha256: dict[Scale, Sha256 | Literal["unrecorded"]] = Field(
+        description="content hash of the trained arrays per scale; 'unrecorded' until a run records it"
+    )
+
+    def parameters_for(self, scale: Scale) -> dict[str, HyperparameterValue]:
+        return {**self.parameters, **self.scale_parameters.get(scale, {})}
+
+
+class InferenceRules(RuleModel):
+    """An inference workload: the LoadGen scenarios measured at each scale, and the accuracy gate
+    (the quality of the outputs over the whole eval split must be at least `accuracy_fraction`
+    of the fp32 reference's, `reference_quality`; quality.target holds that product)."""
+
+    scenarios: dict[Scale, list[Scenario]]
+    settings: dict[Scenario, ScenarioRules]
+    accuracy_fraction: Annotated[float, Field(gt=0, le=1)] = 0.99
+    reference_quality: dict[Scale, float | Literal["unrecorded"]] = Field(
+        description="the fp32 reference's quality on the eval split; 'unrecorded' until a reference run records it"
+    )
+    eval_targets_sha256: dict[Scale, Sha256 | Literal["unrecorded"]] = Field(
+        description="content hash of the eval split's targets, which the validator scores the accuracy log with"
+    )
+    weights: WeightsRules
+
+    @model_validator(mode="after")
+    def _scenarios_have_settings(self) -> InferenceRules:
+        for scale, scenarios in self.scenarios.items():
+            for scenario in scenarios:
+                settings = self.settings.get(scenario)
+                if settings is None:
+                    raise ValueError(f"settings: {scenario} runs at {scale} but has no settings")
+                needed = ("target_latency_ms",) if scenario == "Server" else ()
+                for name in ("min_query_count", "min_duration_ms", *needed):
+                    if scale not in getattr(settings, name):
+                        raise ValueError(f"settings.{scenario}.{name}: no value for scale {scale}")
+        return self
+
+
 class BenchmarkRules(RuleModel):
     """Everything that fixes one workload in one rule-set version."""
 
@@ -291,6 +365,7 @@ class BenchmarkRules(RuleModel):
     calibration: dict[Scale, CalibrationRecord]
     implementation: ImplementationRules | None = None
     scaling: ScalingRules | None = None
+    inference: InferenceRules | None = Field(None, description="the LoadGen settings of an inference workload")
     throughput_units: dict[str, str] = Field(
         default_factory=dict,
         description=(
@@ -309,15 +384,25 @@ class BenchmarkRules(RuleModel):
 
     @model_validator(mode="after")
     def _every_scale_is_complete(self) -> BenchmarkRules:
+        if (self.kind == "inference") != (self.inference is not None):
+            raise ValueError("inference: an inference workload needs an [inference] table, and only it")
         tables = {
             "dataset.splits": self.dataset.splits,
             "quality.target": self.quality.target,
-            "quality.max_epochs": self.quality.max_epochs,
             "runs.minimum": self.runs.minimum,
             "calibration": self.calibration,
         }
+        if self.kind == "train_to_target":
+            tables["quality.max_epochs"] = self.quality.max_epochs
         if self.scaling is not None:
             tables["scaling.epochs"] = self.scaling.epochs
+        if self.inference is not None:
+            tables.update({
+                "inference.scenarios": self.inference.scenarios,
+                "inference.reference_quality": self.inference.reference_quality,
+                "inference.eval_targets_sha256": self.inference.eval_targets_sha256,
+                "inference.weights.sha256": self.inference.weights.sha256,
+            })
         for name, table in tables.items():
             missing = [scale for scale in SCALES if scale not in table]
             if missing:
@@ -326,6 +411,22 @@ class BenchmarkRules(RuleModel):
             missing = [scale for scale in SCALES if scale not in bound.value]
             if missing:
                 raise ValueError(f"quality.bounds: {bound.metric} has no value for {missing}")
+        if self.inference is not None:
+            scenarios = {scenario for listed in self.inference.scenarios.values() for scenario in listed}
+            for scenario in sorted(scenarios):
+                if SCENARIO_HYPERPARAMETERS[scenario] not in self.hyperparameters.reference:
+                    raise ValueError(f"hyperparameters.reference: {scenario} runs, so it needs "
+                                     f"{SCENARIO_HYPERPARAMETERS[scenario]}")
+            for scale in SCALES:
+                reference = self.inference.reference_quality[scale]
+                if reference == "unrecorded":
+                    continue
+                gate = self.inference.accuracy_fraction * reference
+                if abs(self.quality.target[scale] - gate) > 1e-6 * max(1.0, abs(gate)):
+                    raise ValueError(
+                        f"quality.target: {self.quality.target[scale]} at {scale} must be accuracy_fraction x "
+                        f"reference_quality = {gate:.6g}"
+                    )
         for unit, parameter in self.throughput_units.items():
             for scale in SCALES:
                 count = self.dataset.parameters_for(scale).get(parameter)

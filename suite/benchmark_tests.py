@@ -1,9 +1,10 @@
-"""The two tests every benchmark module of `pytest suite` runs, whatever its workload.
+"""The tests a benchmark module of `pytest suite` runs, by its workload's kind.
 
-A module in suite/ names its workload in `WORKLOAD` and imports these: one `test_run` per run
+A module in suite/ names its workload in `WORKLOAD` and imports them. Training: one `test_run` per run
 (fails with the achieved value when a run misses the target or a bound within its epoch
 budget), then `test_score`, the olympic score. With `--mode=fixed_epochs` (weak scaling) a run
 passes when it trains the rules' epochs without diverging (`accelbench scaling` compares them).
+Inference: one `test_inference_run` per run (its LoadGen runs are the record; no score over runs).
 """
 
 
@@ -24,3 +25,9 @@ def test_run(benchmark_set, run_index):
 def test_score(benchmark_set):
     score = benchmark_set.score()
     assert score.valid, f"score not valid: {score.reason}"
+
+
+def test_inference_run(benchmark_set, run_index):
+    """An inference run: the accuracy gate passes and LoadGen finds every scenario VALID."""
+    record = benchmark_set.run(run_index).inference
+    assert record.valid, f"run {run_index} is not valid: {record.reason}"

@@ -48,9 +48,10 @@ def run(
         [], metavar="NAME=VALUE", help="override a hyperparameter within the division's rules"
     ),
 ) -> None:
-    """Train WORKLOAD RUNS times (to its target, or the scaling rules' epochs), write signed
-    results and print the score. Under torchrun/srun every process runs this same command."""
-    from accelbench.run.console import summary_table
+    """Run WORKLOAD RUNS times (train to its target or the scaling rules' epochs; serve an
+    inference workload under LoadGen), write signed results and print the score. Under
+    torchrun/srun every process runs this same command."""
+    from accelbench.run.console import inference_table, summary_table
     from accelbench.run.plan import plan_benchmark
     from accelbench.run.runner import BenchmarkSet
 
@@ -59,8 +60,14 @@ def run(
         key_path=key, data_dir=data_dir, mode=mode, hparams=hparam,
     )
     bench = BenchmarkSet(plan, report=say)
-    for index in range(1, plan.runs + 1):
-        bench.run(index)
+    results = [bench.run(index) for index in range(1, plan.runs + 1)]
+    if plan.rules.kind == "inference":  # each run's LoadGen runs are its record: no score over runs
+        if plan.world.primary:
+            console.print(inference_table(results))  # type: ignore[arg-type]
+            say(f"results in {plan.results_dir}")
+        if not all(result.inference.valid for result in results):  # type: ignore[union-attr]
+            raise typer.Exit(1)
+        return
     score = bench.score() if plan.mode == "to_target" else None
     if plan.world.primary:
         console.print(summary_table(bench.ordered_results(), score))
@@ -165,7 +172,8 @@ def summarize(
     trusted_key_id: List[str] = typer.Option([], help="accept only files signed by these keys"),
 ) -> None:
     """Results table across systems from verified submissions: time to train with a 95% CI,
-    end quality, energy, samples/s; Markdown, CSV, self-contained HTML with plots."""
+    end quality, energy, samples/s; for inference, each LoadGen scenario's samples/s and latency
+    with a latency CDF and latency vs batch size; Markdown, CSV, self-contained HTML with plots."""
     from accelbench.report.summarize import load_summary, write_summary
     from accelbench.report.summary_tables import markdown_table
 
@@ -213,7 +221,8 @@ def data_generate(
     directory = datasets.data_directory(rules, scale, data_dir)
     say(f"generating {workload} {scale} into {directory} on {device}")
     manifest = datasets.generate(
-        rules, scale, directory, device=device, overwrite=force, progress=generation_progress(say)
+        rules, scale, directory, device=device, overwrite=force, progress=generation_progress(say),
+        weights_progress=generation_progress(say, "trained the served weights:", "optimizer steps"),
     )
     _print_manifest(manifest)
     expected = datasets.expected_checksums(rules, scale)
@@ -223,6 +232,17 @@ def data_generate(
                 f"{directory}: split '{split}' has sha256 {entry.sha256} but the rules expect "
                 f"{expected[split]}: this machine does not reproduce the reference bytes"
             )
+    _print_weights(rules, scale, directory)
+
+
+def _print_weights(rules, scale: str, directory: Path) -> None:
+    """An inference workload's served weights: their content hash, checked against the rules."""
+    if rules.inference is None:
+        return
+    from accelbench.data.model_weights import load_weights, weights_path, weights_sha256
+
+    digest = weights_sha256(load_weights(rules, scale, directory))
+    say(f"  weights {weights_path(directory).name}  sha256 {digest}")
 
 
 @data_app.command("verify")
@@ -235,9 +255,11 @@ def data_verify(
     from accelbench.data import datasets
 
     rules, scale = _dataset_rules_and_scale(workload, scale)
-    manifest = datasets.verify(rules, scale, datasets.data_directory(rules, scale, data_dir))
+    directory = datasets.data_directory(rules, scale, data_dir)
+    manifest = datasets.verify(rules, scale, directory)
     _print_manifest(manifest)
-    say("OK: every split matches its manifest and the rules")
+    _print_weights(rules, scale, directory)
+    say("OK: every split (and served weights) matches its manifest and the rules")
 
 
 def _print_manifest(manifest) -> None:
@@ -275,9 +297,9 @@ def rules_calibration(
     """Print the calibration record (TOML) that a set of verified reference runs supports."""
     from accelbench.report.calibration import calibration_record, record_as_toml
     from accelbench.results.layout import read_verified, run_files
-    from accelbench.results.models import SignedRunResult
+    from accelbench.results.models import SignedTrainingRunResult
 
-    runs = [read_verified(path, SignedRunResult)[0] for path in run_files(results)]
+    runs = [read_verified(path, SignedTrainingRunResult)[0] for path in run_files(results)]
     record, scale = calibration_record(runs, results, command)
     say(record_as_toml(record, scale))
 

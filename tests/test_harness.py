@@ -1,6 +1,7 @@
 """The harness owns the clock, the eval cadence and the stop rule."""
 
 import json
+from types import SimpleNamespace
 import math
 import time
 
@@ -78,13 +79,18 @@ def data(eval_targets):
                         record=record)
 
 
+def sections(record):
+    """The training record's result sections (timing, quality, throughput) and its energy, as attributes."""
+    return SimpleNamespace(**record.sections, energy=record.energy)
+
+
 def run(tmp_path, session, scale="smoke", mode="to_target", rules=RULES, targets=TARGETS, clock=None):
     log_path = tmp_path / "run.mllog"
     with EventLog(log_path) as log:
         record = TrainingHarness(rules, scale, mode, clock=clock or FakeClock()).run(
             Implementation(session), context(), data(targets), log)
     events = [json.loads(line.split(":::MLLOG ", 1)[1]) for line in log_path.read_text().splitlines()]
-    return record, events
+    return sections(record), events
 
 
 def test_stops_at_the_first_eval_that_meets_the_target(tmp_path):
@@ -225,8 +231,8 @@ def test_energy_is_sampled_over_the_timed_region_only(tmp_path):
     meter = ConstantMeter()
     session = SlowSession(meter, {1: 0.3, 2: 0.3, 3: 0.0})
     with EventLog(tmp_path / "run.mllog") as log:
-        outcome = TrainingHarness(RULES, "smoke").run(Implementation(session), context(), data(TARGETS), log,
-                                                      sampler=EnergySampler(meter, hz=50.0))
+        outcome = sections(TrainingHarness(RULES, "smoke").run(Implementation(session), context(), data(TARGETS), log,
+                                                               sampler=EnergySampler(meter, hz=50.0)))
     assert session.reads_at_warm_up == 0  # nothing read during init
     energy = outcome.energy
     assert 0.15 <= energy.duration_s <= outcome.timing.run_s

@@ -21,6 +21,8 @@ else:
 pytestmark = pytest.mark.integration
 RULES = load_rules("neuron_inverter")
 WORKLOADS = sorted(path.stem.removeprefix("test_") for path in (REPO / "suite").glob("test_*.py"))
+TRAINING = [workload for workload in WORKLOADS if load_rules(workload).kind == "train_to_target"]
+INFERENCE = [workload for workload in WORKLOADS if load_rules(workload).kind == "inference"]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +54,8 @@ def test_suite_trains_to_target_and_reports(suite_run):
     result, _ = suite_run
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    runs = sum(load_rules(workload).runs.minimum["smoke"] + 1 for workload in WORKLOADS)  # the runs and the score
+    runs = sum(load_rules(workload).runs.minimum["smoke"] + 1 for workload in TRAINING)  # the runs and the score
+    runs += sum(load_rules(workload).runs.minimum["smoke"] for workload in INFERENCE)  # no score over runs
     assert f"{runs} passed" in output
     assert "generating the neuron_inverter smoke dataset" in output
     assert output.count("generating the snn_bptt smoke dataset") == 1  # the variants share one dataset
@@ -62,7 +65,7 @@ def test_suite_trains_to_target_and_reports(suite_run):
     assert "time to train [s]" in output and "firing rate" in output and "timesteps/s" in output
 
 
-@pytest.mark.parametrize("workload", WORKLOADS)
+@pytest.mark.parametrize("workload", TRAINING)
 def test_mlperf_compliance_checker_accepts_every_workloads_log(suite_run, workload):
     _, directory = suite_run
     log = directory.parent.parent / workload / "smoke" / "run_1.mllog"
@@ -131,6 +134,32 @@ def test_spiking_runs_keep_their_variants_activity(suite_run, workload):
         assert run["dataset"]["id"] == "snn_bptt/smoke"
         assert run["throughput"]["units_per_s"]["timesteps"] == pytest.approx(run["throughput"]["samples_per_s"] * 40)
     assert json.loads((directory / "score.json").read_text())["valid"]
+
+
+def test_inference_runs_under_loadgen_and_validate(workspace, suite_run, tmp_path):
+    """The fp32 reference passes its own accuracy gate with the quality the rules record, every
+    scenario is VALID, and `accelbench verify` and `accelbench validate` accept the files."""
+    root, env, _ = workspace
+    _, neuron_directory = suite_run
+    rules = load_rules("lstm_inference")
+    directory = neuron_directory.parent.parent / "lstm_inference" / "smoke"
+    run = json.loads((directory / "run_1.json").read_text())
+    record = run["inference"]
+    assert record["valid"], record["reason"]
+    assert record["accuracy"]["achieved"] == pytest.approx(rules.inference.reference_quality["smoke"], abs=1e-6)
+    assert [s["scenario"] for s in record["scenarios"]] == rules.inference.scenarios["smoke"]
+    assert all(s["valid"] and s["samples_per_s"] > 0 for s in record["scenarios"])
+    assert "event_log" not in run and not (directory / "score.json").exists()
+    verified = run_command(["accelbench", "verify", str(directory / "run_1.json")], env, root)
+    assert verified.returncode == 0 and "LoadGen files match" in verified.stdout, verified.stdout + verified.stderr
+    system = tmp_path / "cpu.json"
+    described = run_command(["accelbench", "system", "describe", "--submitter", "accelbench tests"], env, root)
+    system.write_text(described.stdout)
+    packaged = run_command(["accelbench", "package", str(directory), "--system", str(system),
+                            "--out", str(tmp_path / "submission"), "--key", str(workspace[2])], env, root)
+    assert packaged.returncode == 0, packaged.stdout + packaged.stderr
+    validated = run_command(["accelbench", "validate", str(tmp_path / "submission")], env, root)
+    assert validated.returncode == 0 and "VALID" in validated.stdout, validated.stdout + validated.stderr
 
 
 def test_verify_accepts_the_files_and_refuses_tampering(workspace, suite_run):

@@ -16,7 +16,7 @@ from accelbench.results.layout import (
     run_index,
     set_path,
 )
-from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import SignedBenchmarkScore, SignedTrainingRunResult
 
 
 def test_a_set_is_named_by_system_workload_scale_and_mode(tmp_path):
@@ -61,8 +61,8 @@ def test_a_directory_with_runs_is_refused_and_planning_writes_nothing(tmp_path):
 
 def test_a_result_is_read_only_after_it_verifies_and_as_its_own_kind(smoke_runs):
     _, _, directory, _ = smoke_runs
-    result, verified = read_verified(directory / "run_1.json", SignedRunResult)
+    result, verified = read_verified(directory / "run_1.json", SignedTrainingRunResult)
     assert result.run_index == 1 and verified.key_id == result.signature.key_id
     with pytest.raises(UserError, match="is not a run result"):
-        read_verified(directory / "score.json", SignedRunResult)
+        read_verified(directory / "score.json", SignedTrainingRunResult)
     assert read_verified(directory / "score.json", SignedBenchmarkScore)[0].workload == "neuron_inverter"

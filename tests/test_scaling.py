@@ -32,7 +32,7 @@ from accelbench.results.models import (
     EventLogRef,
     Provenance,
     Quality,
-    RunResult,
+    TrainingRunResult,
     SplitRecord,
     SystemRecord,
     Throughput,
@@ -231,7 +231,7 @@ def write_signed_run(directory: Path, index: int, key: Ed25519PrivateKey, *, wor
     log.write_bytes(f':::MLLOG {{"key": "run_start", "value": {index}}}\n'.encode())
     energy = (Energy(available=False, reason=NO_METER) if joules is None
               else Energy(available=True, joules=joules, meter="rapl"))
-    result = RunResult(
+    result = TrainingRunResult(
         suite_version="0.1.0", rules_version="v1", workload="neuron_inverter", kind="train_to_target",
         scale=scale, division="closed", mode="fixed_epochs", run_index=index, seed=index,
         created_at="2024-05-01T12:00:00+00:00",

@@ -24,14 +24,16 @@ def assert_one_line_error(result, *fragments):
         ("--scale=huge", ["unknown scale 'huge'", "smoke, small, full"]),
         ("--runs=0", ["--runs must be at least 1"]),
         ("--mode=forever", ["unknown mode 'forever'", "to_target, fixed_epochs"]),
-        ("--hparam=learning_rate=fast", ["'learning_rate' takes a float", "learning_rate=0.001"]),
-        ("--hparam=learning_rate=0.5", ["closed rules", "'learning_rate' = 0.5 breaks range [0.0001, 0.02]"]),
-        ("--hparam=momentum=0.9", ["unknown hyperparameter 'momentum'", "learning_rate"]),
+        ("--hparam=learning_rate=fast -k neuron_inverter", ["'learning_rate' takes a float", "learning_rate=0.001"]),
+        ("--hparam=learning_rate=0.5 -k neuron_inverter",
+         ["closed rules", "'learning_rate' = 0.5 breaks range [0.0001, 0.02]"]),
+        ("--hparam=momentum=0.9 -k neuron_inverter", ["unknown hyperparameter 'momentum'", "learning_rate"]),
         ("--hparam=learning_rate", ["write NAME=VALUE"]),
+        ("--hparam=batch_size=3 -k lstm_inference", ["closed rules", "'batch_size' = 3 breaks one of [1, 2, 4"]),
     ],
 )
 def test_pytest_suite_usage_errors(tmp_path, isolated_env, option, fragments):
-    result = run_command(["pytest", str(REPO / "suite"), option, "-p", "no:cacheprovider",
+    result = run_command(["pytest", str(REPO / "suite"), *option.split(), "-p", "no:cacheprovider",
                           "--results-dir", str(tmp_path / "results")], isolated_env, tmp_path)
     assert result.returncode == 4  # pytest's usage-error exit code
     assert_one_line_error(result, *fragments)

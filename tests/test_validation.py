@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from accelbench.results.models import SignedRunResult
+from accelbench.results.models import SignedTrainingRunResult
 from accelbench.rules.loader import load_rules
 from accelbench.validation.findings import Finding, Report
 from accelbench.validation.run_checks import derived_convergence
@@ -139,7 +139,7 @@ def test_a_finding_is_one_line_of_valid_text():
 
 
 def test_convergence_is_derived_as_the_harness_decides(pristine):
-    run = SignedRunResult.model_validate_json((pristine[0] / SET_DIR / "run_1.json").read_bytes())
+    run = SignedTrainingRunResult.model_validate_json((pristine[0] / SET_DIR / "run_1.json").read_bytes())
     quality = run.quality
     rules = load_rules(run.workload)
 
@@ -156,7 +156,7 @@ def test_convergence_is_derived_as_the_harness_decides(pristine):
 
 
 def test_convergence_needs_the_rules_bounds_at_the_last_eval(pristine):
-    run = SignedRunResult.model_validate_json((pristine[0] / SET_DIR / "run_1.json").read_bytes())
+    run = SignedTrainingRunResult.model_validate_json((pristine[0] / SET_DIR / "run_1.json").read_bytes())
     own = load_rules(run.workload)
     spiking = load_rules("snn_bptt_sparse").quality  # its firing-rate bounds on this run's target
     sparse = own.model_copy(update={"quality": own.quality.model_copy(update={"bounds": spiking.bounds})})

@@ -29,7 +29,7 @@ LOG_TEXT = "".join(
 
 
 def realistic_result(log: bytes = LOG_TEXT, log_name: str = LOG_NAME) -> dict:
-    """A run result shaped like RunResult: nested objects, lists of floats, nulls, unicode."""
+    """A run result shaped like TrainingRunResult: nested objects, lists of floats, nulls, unicode."""
     return {
         "schema_version": "1",
         "suite_version": "0.1.0",

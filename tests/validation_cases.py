@@ -5,13 +5,20 @@ it with `accelbench.submission.packaging.package`. Each `Case` applies one defec
 everything else (re-signs with the test key, updates the score's and the manifest's hashes),
 so that the validator should report that defect and, where `alone`, nothing else. The owner's
 golden corpus (tests/golden/) is generated from this same table.
+
+`build_inference_submission` and `INFERENCE_CASES` are the same for an inference workload: one
+lstm_inference smoke run under MLPerf LoadGen, whose LoadGen files are the record; a case that
+rewrites one of them re-seals it by recording the file's new SHA-256 in run_1.json's inference
+section, re-signing run_1.json and re-hashing the manifest (an inference set has no score.json).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -21,8 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from accelbench.judging import loadgen_logs
+from accelbench.judging.quality import compute_metric
 from accelbench.judging.scoring import olympic_score
 from accelbench.results.files import write_json_atomic
 from accelbench.rules.loader import load_rules
@@ -36,6 +46,11 @@ SET_DIR = "results/cpu/neuron_inverter/smoke"
 CODE_FILE = "code/cpu/neuron_inverter/model.py"
 SYSTEM_FILE = "systems/cpu.json"
 RULES = load_rules("neuron_inverter")
+
+INFERENCE_SET_DIR = "results/cpu/lstm_inference/smoke"
+INFERENCE_RUN = f"{INFERENCE_SET_DIR}/run_1.json"
+LOADGEN_DIR = f"{INFERENCE_SET_DIR}/run_1.loadgen"  # accuracy/ and one folder per scenario
+INFERENCE_RULES = load_rules("lstm_inference")
 
 
 def package_runs(results: Path, key: Ed25519PrivateKey, workdir: Path) -> Path:
@@ -60,6 +75,29 @@ def build_submission(workdir: Path) -> tuple[Path, Ed25519PrivateKey]:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     return package_runs(results / "cpu" / "neuron_inverter" / "smoke", key, workdir), key
+
+
+def build_inference_submission(workdir: Path) -> tuple[Path, Ed25519PrivateKey]:
+    """One lstm_inference smoke run under LoadGen with the real suite (seed 7), packaged; ~15 s once
+    the data and served weights exist (ACCELBENCH_DATA_DIR is reused from the environment if set,
+    so they are not generated again), longer on a loaded machine."""
+    env = dict(os.environ, ACCELBENCH_CONFIG_DIR=str(workdir / "config"),
+               ACCELBENCH_DATA_DIR=os.environ.get("ACCELBENCH_DATA_DIR", str(workdir / "data")))
+    key_path = workdir / "signing.pem"
+    key = generate_key(key_path)
+    results = workdir / "results"
+    completed = subprocess.run(
+        [sys.executable, "-m", "accelbench", "run", "lstm_inference", "--scale", "smoke", "--runs", "1",
+         "--seed", "7", "--results-dir", str(results), "--key", str(key_path)],
+        env=env, cwd=workdir, capture_output=True, text=True, timeout=1200,
+    )
+    # `accelbench run` still asks an inference set for an olympic score after its runs are written,
+    # and exits 1 with this message; the runs themselves are complete (remove once the CLI is fixed).
+    unscored = "an inference set is not scored over runs" in completed.stderr
+    assert completed.returncode == 0 or unscored, completed.stdout + completed.stderr
+    run_set = results / "cpu" / "lstm_inference" / "smoke"
+    assert (run_set / "run_1.json").is_file(), completed.stdout + completed.stderr
+    return package_runs(run_set, key, workdir), key
 
 
 _BUILT: dict[str, tuple[Path, Ed25519PrivateKey]] = {}
@@ -140,6 +178,64 @@ class Tree:
                     found.append(path.relative_to(self.root).as_posix())
         return sorted(found)
 
+    # --- an inference run's LoadGen files (run 1 of INFERENCE_SET_DIR) ---------------------------
+
+    def loadgen(self, name: str) -> Path:
+        """Run 1's LoadGen file NAME, e.g. "SingleStream/mlperf_log_detail.txt" or "accuracy/eval_targets.npy"."""
+        return self.path(f"{LOADGEN_DIR}/{name}")
+
+    def reseal_loadgen(self, change: Callable[[dict], None] = lambda doc: None) -> None:
+        """Apply CHANGE to run_1.json, record there the SHA-256 of every LoadGen file it names that
+        is still present, re-sign it and re-hash the manifest."""
+        def rehash(doc: dict) -> None:
+            change(doc)
+            for logged in _loadgen_files(doc):
+                path = self.path(f"{INFERENCE_SET_DIR}/{logged['file']}")
+                if path.is_file():
+                    logged["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+        self.edit(INFERENCE_RUN, rehash)
+        self.reseal_manifest()
+
+    def rewrite_loadgen(self, name: str, data: bytes) -> None:
+        """Replace run 1's LoadGen file NAME with DATA and re-seal the run and the manifest."""
+        self.loadgen(name).write_bytes(data)
+        self.reseal_loadgen()
+
+    def edit_detail(self, directory: str, values: dict[str, object]) -> None:
+        """Set each key's value on its `:::MLLOG` lines of DIRECTORY's detail log ("accuracy" or a
+        scenario), leaving every other line byte for byte, and re-seal."""
+        name = f"{directory}/mlperf_log_detail.txt"
+        lines, seen = [], set()
+        for line in self.loadgen(name).read_text().splitlines(keepends=True):
+            if line.startswith(loadgen_logs.DETAIL_PREFIX):
+                entry = json.loads(line[len(loadgen_logs.DETAIL_PREFIX):])
+                if entry["key"] in values:
+                    entry["value"] = values[entry["key"]]
+                    seen.add(entry["key"])
+                    line = f"{loadgen_logs.DETAIL_PREFIX}{json.dumps(entry)}\n"
+            lines.append(line)
+        assert seen == set(values), f"{name} has no {sorted(set(values) - seen)}"
+        self.rewrite_loadgen(name, "".join(lines).encode())
+
+    def detail(self, directory: str) -> dict[str, object]:
+        return loadgen_logs.parse_detail(self.loadgen(f"{directory}/mlperf_log_detail.txt").read_text())
+
+    def edit_trace(self, scenario: str, change: Callable[[list[dict]], None]) -> None:
+        """CHANGE the scenario trace's Sample (begin) events in place; the lines of the events it
+        changed are written again in LoadGen's compact layout, the rest byte for byte; re-seal."""
+        name = f"{scenario}/mlperf_log_trace.json"
+        lines = self.loadgen(name).read_text().splitlines(keepends=True)
+        at = [i for i, line in enumerate(lines) if line.startswith('{"name":"Sample"') and '"ph":"b"' in line]
+        events = [json.loads(lines[i].rstrip().rstrip(",")) for i in at]
+        before = json.dumps(events)
+        change(events)
+        assert json.dumps(events) != before, "the change left the trace as it was"
+        for i, event in zip(at, events):
+            if json.loads(lines[i].rstrip().rstrip(",")) != event:
+                comma = "," if lines[i].rstrip().endswith(",") else ""
+                lines[i] = json.dumps(event, separators=(",", ":")) + comma + "\n"
+        self.rewrite_loadgen(name, "".join(lines).encode())
+
     def rescore(self) -> None:
         """Score the set's runs afresh (after runs were added, removed or changed verdict)."""
         manifest = self.read(MANIFEST)
@@ -158,6 +254,13 @@ class Tree:
             score.update(dropped=[names[i] for i in outcome.dropped], non_converged=outcome.non_converged,
                          score_s=outcome.value_s, valid=outcome.valid, reason=outcome.reason)
         self.edit(f"{SET_DIR}/score.json", change)
+
+
+def _loadgen_files(doc: dict) -> list[dict]:
+    """Every LoadGen file entry ({file, sha256}) of a run_N.json document, in the result's order."""
+    record = doc["inference"]
+    return [record["accuracy"]["eval_targets"], *record["accuracy"]["logs"],
+            *(log for run in record["scenarios"] for log in run["logs"])]
 
 
 class Case(NamedTuple):
@@ -549,4 +652,207 @@ CASES: list[Case] = [
     Case("score_changed_value", score_changed_value, "score.value", "score_s is"),
     Case("score_dropped_other_runs", score_dropped_other_runs, "score.value", "but the fastest and slowest"),
     Case("score_not_resealed", score_not_resealed, "score.integrity", "changed after scoring"),
+]
+
+
+# --- inference: one lstm_inference smoke run (INFERENCE_SET_DIR/run_1.json and its LoadGen files) --
+
+def _scenario(doc: dict, scenario: str) -> dict:
+    return next(run for run in doc["inference"]["scenarios"] if run["scenario"] == scenario)
+
+
+def edit_inference_and_reseal(change: Callable[[dict], None]) -> Callable[[Tree], None]:
+    def apply(tree: Tree) -> None:
+        tree.reseal_loadgen(change)
+    return apply
+
+
+def edited_latency(tree: Tree) -> None:
+    """SingleStream's p90 lowered in the detail log, the summary and the result alike: only the
+    recomputation from the trace can tell."""
+    key = "result_90.00_percentile_latency_ns"
+    original = int(tree.detail("SingleStream")[key])  # type: ignore[call-overload]
+    lowered = original // 2
+    tree.edit_detail("SingleStream", {key: lowered})
+    summary = tree.loadgen("SingleStream/mlperf_log_summary.txt")
+    text, count = re.subn(rf"^(90\.0th percentile latency \(ns\) *: |90\.00 percentile latency \(ns\) *: ){original}$",
+                          rf"\g<1>{lowered}", summary.read_text(), flags=re.MULTILINE)
+    assert count == 2, summary.read_text()
+    summary.write_text(text)
+
+    def lower(doc: dict) -> None:
+        run = _scenario(doc, "SingleStream")
+        run["latency_ns"] = lowered
+        run["latencies_ns"]["p90"] = lowered
+    tree.reseal_loadgen(lower)
+
+
+def trace_latency_edited(tree: Tree) -> None:
+    """One sample 64 us slower in the trace: the mean LoadGen would compute moves by 1 us, the
+    throughput by far less than the logs' rounding."""
+    def slower(events: list[dict]) -> None:
+        events[0]["args"]["complete_ns"] += 64_000
+    tree.edit_trace("SingleStream", slower)
+
+
+def scenario_missing(tree: Tree) -> None:
+    """The Offline run dropped, files and all, while the run still says it is valid."""
+    def drop(doc: dict) -> None:
+        record = doc["inference"]
+        record["scenarios"] = [run for run in record["scenarios"] if run["scenario"] != "Offline"]
+        record["timing"]["scenario_s"].pop("Offline")
+    shutil.rmtree(tree.loadgen("Offline"))
+    tree.reseal_loadgen(drop)
+
+
+def _zero_responses(tree: Tree) -> np.ndarray:
+    """Every response of the accuracy log replaced by float32 0.0 (in LoadGen's own layout, one
+    response a line); the predictions the log now holds."""
+    name = "accuracy/mlperf_log_accuracy.json"
+    response = re.compile(r'"data" : "([0-9A-F]+)"')
+    original = tree.loadgen(name).read_text()
+    text, count = response.subn(lambda m: f'"data" : "{"0" * len(m.group(1))}"', original)
+    samples = tree.read(INFERENCE_RUN)["inference"]["accuracy"]["samples"]
+    assert count == samples, f"{count} responses in {name}"
+    tree.rewrite_loadgen(name, text.encode())
+    outputs = len(response.search(original).group(1)) // 8  # type: ignore[union-attr]  # hex of float32
+    return loadgen_logs.accuracy_outputs(text, samples, outputs)
+
+
+def accuracy_below_gate(tree: Tree) -> None:
+    """The accuracy log now scores below the gate; the result still claims the original quality."""
+    _zero_responses(tree)
+
+
+def accuracy_below_gate_reported(tree: Tree) -> None:
+    """The same log, and the result honest about it (achieved, passed false), but still valid."""
+    predictions = _zero_responses(tree)
+    targets = np.load(tree.loadgen("accuracy/eval_targets.npy"), allow_pickle=False)
+    achieved = compute_metric(INFERENCE_RULES.quality.metric, predictions, targets.reshape(predictions.shape))
+
+    def honest(doc: dict) -> None:
+        doc["inference"]["accuracy"].update(achieved=float(achieved), passed=False)
+    tree.reseal_loadgen(honest)
+
+
+def accuracy_failed_and_said_so(tree: Tree) -> None:
+    """The same log, and the result honest about all of it: not valid. An honest failure is still
+    a failed run, which the rules' allowance of failed runs (none) must count."""
+    predictions = _zero_responses(tree)
+    targets = np.load(tree.loadgen("accuracy/eval_targets.npy"), allow_pickle=False)
+    achieved = compute_metric(INFERENCE_RULES.quality.metric, predictions, targets.reshape(predictions.shape))
+
+    def honest(doc: dict) -> None:
+        doc["inference"]["accuracy"].update(achieved=float(achieved), passed=False)
+        doc["inference"].update(valid=False, reason="accuracy below the gate")
+    tree.reseal_loadgen(honest)
+
+
+def accuracy_run_missing(tree: Tree) -> None:
+    shutil.rmtree(tree.loadgen("accuracy"))
+    tree.reseal_manifest()
+
+
+def eval_targets_swapped(tree: Tree) -> None:
+    """Targets that are not the eval split's (the accuracy log's own outputs, which score r2 = 1)."""
+    name = "accuracy/eval_targets.npy"
+    targets = np.load(tree.loadgen(name), allow_pickle=False)
+    predictions = loadgen_logs.accuracy_outputs(tree.loadgen("accuracy/mlperf_log_accuracy.json").read_text(),
+                                                len(targets), targets.shape[1] if targets.ndim == 2 else 1)
+    buffer = io.BytesIO()
+    np.save(buffer, predictions.reshape(targets.shape).astype(targets.dtype), allow_pickle=False)
+    tree.rewrite_loadgen(name, buffer.getvalue())
+
+
+def summary_valid_over_invalid_detail(tree: Tree) -> None:
+    tree.edit_detail("SingleStream", {"result_validity": "INVALID"})
+
+
+def loadgen_changed_after_signing(tree: Tree) -> None:
+    """A byte of a LoadGen summary changed, the manifest re-hashed but the run not re-signed."""
+    summary = tree.loadgen("Offline/mlperf_log_summary.txt")
+    text = summary.read_text()
+    assert "SUT name : PySUT" in text
+    summary.write_text(text.replace("SUT name : PySUT", "SUT name : PySUX", 1))
+    tree.reseal_manifest()
+
+
+def detail_throughput_edited(tree: Tree) -> None:
+    key = "result_samples_per_second"
+    tree.edit_detail("Offline", {key: float(tree.detail("Offline")[key]) * 2})  # type: ignore[arg-type]
+
+
+def accuracy_response_missing(tree: Tree) -> None:
+    """The accuracy log's first response line dropped: one eval sample is never answered."""
+    name = "accuracy/mlperf_log_accuracy.json"
+    lines = tree.loadgen(name).read_text().splitlines(keepends=True)
+    assert lines[0] == "[\n" and lines[1].startswith('{ "seq_id" : 0,')
+    tree.rewrite_loadgen(name, "".join([lines[0], *lines[2:]]).encode())
+
+
+def trace_unrecorded(tree: Tree) -> None:
+    """The SingleStream trace kept beside the run but left out of the files the result records."""
+    def unrecord(doc: dict) -> None:
+        run = _scenario(doc, "SingleStream")
+        run["logs"] = [log for log in run["logs"] if not log["file"].endswith("mlperf_log_trace.json")]
+    tree.reseal_loadgen(unrecord)
+
+
+def _claim_offline_qps(doc: dict) -> None:
+    """The result says the system told LoadGen 5000 samples/s (its hyperparameter alike); LoadGen's
+    detail log says it ran with the 500 it was really told."""
+    _scenario(doc, "Offline")["settings"]["target_qps"] = 5000.0
+    doc["hyperparameters"]["offline_expected_qps"] = 5000.0
+
+
+def _claim_single_stream_latency(doc: dict) -> None:
+    _scenario(doc, "SingleStream")["settings"]["expected_latency_ns"] = 1_000_000
+    doc["hyperparameters"]["single_stream_expected_latency_ms"] = 1.0
+
+
+def _double_offline_rate(doc: dict) -> None:
+    run = _scenario(doc, "Offline")
+    run["samples_per_s"] *= 2
+
+
+INFERENCE_CASES: list[Case] = [
+    Case("edited_latency", edited_latency, "inference.latency",
+         "SingleStream: the detail log reports latencies ['p90'] that LoadGen's trace does not give"),
+    Case("trace_latency_edited", trace_latency_edited, "inference.latency",
+         "SingleStream: the detail log reports latencies"),
+    Case("wrong_scenario_settings", edit_inference_and_reseal(
+        lambda doc: _scenario(doc, "SingleStream")["settings"].__setitem__("min_duration_ms", 500)),
+        "inference.settings", "SingleStream min_duration_ms is 500; the rules say 1000"),
+    Case("detail_min_query_count_differs",
+         lambda tree: tree.edit_detail("SingleStream", {"effective_min_query_count": 32}), "inference.settings",
+         "LoadGen applied effective_min_query_count = 32; the result records min_query_count = 64"),
+    Case("offline_target_qps_not_applied", edit_inference_and_reseal(_claim_offline_qps), "inference.settings",
+         "LoadGen applied effective_target_qps = 500; the result records a target of 5000 queries/s"),
+    Case("expected_latency_not_applied", edit_inference_and_reseal(_claim_single_stream_latency),
+         "inference.settings", "LoadGen applied effective_target_qps = 100; the result records a target of 1000"),
+    Case("scenario_missing", scenario_missing, "inference.scenarios",
+         'the run measured ["SingleStream"]; the v1 rules measure ["SingleStream", "Offline"]', alone=False),
+    Case("accuracy_below_gate", accuracy_below_gate, "inference.accuracy",
+         "accuracy.passed is true, but r2"),
+    Case("accuracy_below_gate_reported", accuracy_below_gate_reported, "inference.verdict",
+         "inference.valid is true, but the accuracy gate and the scenarios' verdicts make it false"),
+    Case("accuracy_failed_and_said_so", accuracy_failed_and_said_so, "set.invalid_runs",
+         "1 inference run(s) are not valid (run_1.json); the rules allow 0"),
+    Case("summary_valid_over_invalid_detail", summary_valid_over_invalid_detail, "inference.verdict",
+         'SingleStream: the summary says "VALID" but the detail log says "INVALID"'),
+    Case("accuracy_run_missing", accuracy_run_missing, "inference.accuracy",
+         "the accuracy run's logs are missing or unreadable", alone=False),
+    Case("eval_targets_swapped", eval_targets_swapped, "inference.accuracy",
+         "the eval targets' content hash is not the rules'", alone=False),
+    Case("throughput_edited", edit_inference_and_reseal(_double_offline_rate), "inference.throughput",
+         "Offline: samples_per_s"),
+    Case("detail_throughput_edited", detail_throughput_edited, "inference.throughput",
+         "Offline: the detail log reports"),
+    Case("batch_size_differs", edit_inference_and_reseal(lambda doc: doc["inference"].__setitem__("batch_size", 128)),
+         "inference.settings", "inference.batch_size 128 is not the hyperparameter batch_size 256"),
+    Case("accuracy_response_missing", accuracy_response_missing, "inference.accuracy",
+         "1 of 256 eval samples have no response", alone=False),
+    Case("trace_unrecorded", trace_unrecorded, "inference.logs", "a PerformanceOnly run keeps"),
+    Case("loadgen_changed_after_signing", loadgen_changed_after_signing, "run.integrity",
+         "does not match the sha256 recorded"),
 ]

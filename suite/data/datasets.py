@@ -54,9 +54,11 @@ def generate(
     device: str = "cpu",
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    weights_progress: Callable[[int, int], None] | None = None,
 ):
-    """Generate the dataset of `scale` exactly as the rules define it."""
-    return data_module(rules).generate(
+    """Generate the dataset of `scale` exactly as the rules define it; for an inference workload,
+    then train the weights it serves by the rules' recipe (`accelbench.data.model_weights`)."""
+    manifest = data_module(rules).generate(
         data_dir,
         rules.dataset.splits[scale],
         rules.dataset.seed,
@@ -65,6 +67,11 @@ def generate(
         overwrite=overwrite,
         **rules.dataset.parameters_for(scale),
     )
+    if rules.inference is not None:
+        from accelbench.data.model_weights import train_weights
+
+        train_weights(rules, scale, data_dir, progress=weights_progress)
+    return manifest
 
 
 def verify(rules: BenchmarkRules, scale: Scale, data_dir: Path):

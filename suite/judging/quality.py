@@ -44,6 +44,18 @@ def mean_squared_error(outputs: Outputs, targets: np.ndarray) -> float:
     return float(np.mean(np.square(diff)))
 
 
+def r2(outputs: Outputs, targets: np.ndarray) -> float:
+    """Coefficient of determination: 1 - SSE / the targets' sum of squares about their mean (a
+    constant predictor scores 0 at best, a perfect one 1)."""
+    predicted = _primary(outputs)
+    if predicted.shape != targets.shape:
+        raise ValueError(f"predictions {tuple(predicted.shape)} vs targets {tuple(targets.shape)}")
+    truth = targets.astype(np.float64)
+    residual = np.sum(np.square(predicted.astype(np.float64) - truth))
+    spread = np.sum(np.square(truth - truth.mean()))
+    return float(1.0 - residual / spread) if spread > 0 else float("nan")
+
+
 def accuracy(outputs: Outputs, targets: np.ndarray) -> float:
     """Fraction of samples whose highest-scoring class is the label (ties: the lowest class)."""
     scores = _primary(outputs)
@@ -69,6 +81,7 @@ def output_mean(outputs: Mapping[str, np.ndarray], name: str) -> float:
 
 METRICS: dict[str, Callable[[Outputs, np.ndarray], float]] = {
     "mse": mean_squared_error,
+    "r2": r2,
     "accuracy": accuracy,
     "firing_rate": firing_rate,
 }

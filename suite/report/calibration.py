@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from accelbench.errors import UserError
-from accelbench.results.models import SignedRunResult
+from accelbench.results.models import SignedTrainingRunResult
 from accelbench.rules.schema import CalibrationRecord
 
 
-def calibration_record(runs: Sequence[SignedRunResult], directory: Path, command: str = ""
+def calibration_record(runs: Sequence[SignedTrainingRunResult], directory: Path, command: str = ""
                        ) -> tuple[CalibrationRecord, str]:
     """A record from the verified runs of one set (read from `directory`); non-converged runs
     count too."""

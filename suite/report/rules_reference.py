@@ -37,6 +37,10 @@ def markdown(rules: BenchmarkRules) -> str:
             f"; {scale}: {_settings(values)}" for scale, values in rules.dataset.scale_parameters.items()
         ) + ".",
         "",
+    ]
+    if rules.inference is not None:
+        return "\n".join(lines + _inference(rules) + _hyperparameters(rules)) + "\n"
+    lines += [
         f"| scale | train / val / test | target {quality.metric} on {quality.split} "
         f"({quality.direction.replace('_', ' ')}) | max epochs | min runs | calibration |",
         "|---|---|---|---|---|---|",
@@ -80,7 +84,58 @@ def markdown(rules: BenchmarkRules) -> str:
             + ", ".join(f"{scale} {n} epochs" for scale, n in rules.scaling.epochs.items())
             + f"; {rules.scaling.notes}."
         )
+    return "\n".join(lines + _hyperparameters(rules)) + "\n"
+
+
+def _inference(rules: BenchmarkRules) -> list[str]:
+    """An inference workload's accuracy gate and LoadGen scenarios per scale."""
+    assert rules.inference is not None
+    inference, quality = rules.inference, rules.quality
+    lines = [
+        f"| scale | train / {quality.split} | fp32 reference {quality.metric} | gate ({inference.accuracy_fraction:g} x "
+        f"reference, {quality.direction.replace('_', ' ')}) | scenarios | min runs |",
+        "|---|---|---|---|---|---|",
+    ]
+    for scale, splits in rules.dataset.splits.items():
+        reference = inference.reference_quality[scale]  # type: ignore[index]
+        recorded = reference != "unrecorded"
+        lines.append(
+            f"| {scale} | {' / '.join(f'{n:,}' for n in splits.values())} | {reference if not recorded else f'{reference:g}'} | "
+            f"{f'{quality.target[scale]:g}' if recorded else 'none until the reference is recorded'} | "  # type: ignore[index]
+            f"{', '.join(inference.scenarios[scale])} | {rules.runs.minimum[scale]} |"  # type: ignore[index]
+        )
     lines += [
+        "",
+        f"Weights: {inference.weights.recipe}; seed {inference.weights.seed}; "
+        + _settings(inference.weights.parameters) + "".join(
+            f"; {scale}: {_settings(values)}" for scale, values in inference.weights.scale_parameters.items()) + ".",
+        "",
+        "| LoadGen scenario | latency percentile | samples per query | min queries | min duration [ms] | latency bound [ms] |",
+        "|---|---|---|---|---|---|",
+    ]
+    for scenario, settings in inference.settings.items():
+        bound = ", ".join(f"{scale} {value:g}" for scale, value in settings.target_latency_ms.items()) or "-"
+        lines.append(
+            f"| {scenario} | {settings.latency_percentile:g} | {settings.samples_per_query} | "
+            + ", ".join(f"{scale} {n:,}" for scale, n in settings.min_query_count.items()) + " | "
+            + ", ".join(f"{scale} {n:,}" for scale, n in settings.min_duration_ms.items()) + f" | {bound} |"
+        )
+    lines += [
+        "",
+        f"Timed (by LoadGen): {'; '.join(rules.timing.timed)}. Untimed: {'; '.join(rules.timing.untimed)}. "
+        "Init budget: " + ", ".join(f"{d} {s:g} s" for d, s in rules.timing.init_budget_s.items()) + ".",
+    ]
+    if rules.implementation is not None:
+        lines += [
+            "",
+            "Closed division, allowed: " + "; ".join(rules.implementation.closed_allows) + ".",
+            "Closed division, forbidden: " + "; ".join(rules.implementation.closed_forbids) + ".",
+        ]
+    return lines
+
+
+def _hyperparameters(rules: BenchmarkRules) -> list[str]:
+    lines = [
         "",
         "| hyperparameter | reference | closed | open |",
         "|---|---|---|---|",
@@ -96,4 +151,4 @@ def markdown(rules: BenchmarkRules) -> str:
         open_ = hyper.open[name].describe() if name in hyper.open else "-"
         lines.append(f"| {name} | {reference} | {closed} | {open_} |")
     lines.append(END.format(workload=rules.workload))
-    return "\n".join(lines) + "\n"
+    return lines

@@ -20,7 +20,7 @@ from accelbench.errors import UserError
 from accelbench.report.scaling_plots import render_png
 from accelbench.results.files import write_outputs
 from accelbench.results.layout import find_run_files, read_verified
-from accelbench.results.models import SignedRunResult
+from accelbench.results.models import SignedTrainingRunResult
 from accelbench.rules.schema import Direction
 
 JOULES_PER_WH = 3600.0
@@ -203,7 +203,7 @@ def aggregate(runs: Sequence[ScalingRun], direction: Direction = "at_most") -> t
 # --- reading verified run files -------------------------------------------------------------------
 
 
-def _refuse_mixed_sets(files: Sequence[Path], results: Sequence[SignedRunResult]) -> None:
+def _refuse_mixed_sets(files: Sequence[Path], results: Sequence[SignedTrainingRunResult]) -> None:
     for field in ("workload", "scale", "mode"):
         first = getattr(results[0], field)
         for path, result in zip(files, results):
@@ -215,12 +215,12 @@ def _refuse_mixed_sets(files: Sequence[Path], results: Sequence[SignedRunResult]
                 )
 
 
-def _learning_rate(result: SignedRunResult) -> float | None:
+def _learning_rate(result: SignedTrainingRunResult) -> float | None:
     value = result.hyperparameters.get("learning_rate")
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def scaling_run(result: SignedRunResult) -> ScalingRun:
+def scaling_run(result: SignedTrainingRunResult) -> ScalingRun:
     """The numbers of one run that the report needs."""
     epoch_s = result.timing.epoch_s
     energy = result.energy
@@ -248,7 +248,7 @@ def load_report(paths: Sequence[Path], trusted_key_ids: Collection[str] | None =
     """Verify every run file under `paths` and reduce them to a report; one-line UserError if
     a file fails verification or the files mix workloads, scales or modes."""
     files = find_run_files(paths)
-    read = [read_verified(path, SignedRunResult, trusted_key_ids) for path in files]
+    read = [read_verified(path, SignedTrainingRunResult, trusted_key_ids) for path in files]
     results = [result for result, _ in read]
     _refuse_mixed_sets(files, results)
     first = results[0]

@@ -3,32 +3,48 @@
 MLPerf's result summarizer gives one row per system and benchmark with the olympic mean. This
 one also says how far that mean can be trusted (a 95% Student-t interval over the kept runs),
 what quality the runs ended at, the energy over the same kept runs, and the throughput, and
-draws every run. Every run file and score is read through `verify_file`, every manifest
-through its signature; whatever does not verify is refused in one line. The arithmetic works
-on small dataclasses, so it is tested without files.
+draws every run. Inference sets (LoadGen runs, no score) get rows of their own, one per
+scenario (`inference_summary`). Every run file and score is read through `verify_file`, every
+manifest through its signature; whatever does not verify is refused in one line. The arithmetic
+works on small dataclasses, so it is tested without files.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import statistics
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
 from pydantic import ValidationError
 from scipy import stats
 
 from accelbench.errors import UserError
+from accelbench.judging.loadgen_logs import LogError, parse_trace
 from accelbench.judging.verdict import meets_target
+from accelbench.report.inference_summary import (
+    InferenceSetSummary,
+    ScenarioRow,
+    judged_latencies_ns,
+    scenario_rows,
+    set_summary,
+    trace_log,
+)
 from accelbench.report.summary_html import render_html
 from accelbench.report.summary_plots import report_images
-from accelbench.report.summary_tables import SCALING_POINTER, render_csv, render_markdown
+from accelbench.report.summary_tables import SCALING_POINTER, render_csv, render_inference_csv, render_markdown
 from accelbench.results import layout
 from accelbench.results.files import write_outputs
-from accelbench.results.models import CurvePoint, SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import (
+    AnySignedRun,
+    CurvePoint,
+    SignedBenchmarkScore,
+    SignedInferenceRunResult,
+    SignedTrainingRunResult,
+)
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import SCALES, Direction
 from accelbench.submission.layout import MANIFEST, ResultSet, SignedSubmissionManifest
@@ -204,7 +220,12 @@ class SubmissionInfo:
 @dataclass(frozen=True)
 class Summary:
     submissions: tuple[SubmissionInfo, ...]
-    sets: tuple[SetSummary, ...]
+    sets: tuple[SetSummary, ...]  # training sets
+    inference: tuple[InferenceSetSummary, ...] = ()
+
+    @property
+    def inference_rows(self) -> tuple[ScenarioRow, ...]:
+        return scenario_rows(self.inference)
 
 
 def table_order(sets: Sequence[SetSummary]) -> tuple[SetSummary, ...]:
@@ -213,9 +234,6 @@ def table_order(sets: Sequence[SetSummary]) -> tuple[SetSummary, ...]:
 
 
 # --- reading verified submission trees -----------------------------------------------------------
-
-Signed = TypeVar("Signed", SignedRunResult, SignedBenchmarkScore)
-
 
 def _one_line(text: object) -> str:
     return " ".join(str(text).split())
@@ -250,15 +268,23 @@ def read_manifest(tree: Path, trusted_key_ids: Collection[str] | None) -> Signed
         raise refusal(path, describe_validation_error(err)) from None
 
 
-def read_verified(path: Path, model: type[Signed], trusted_key_ids: Collection[str] | None) -> Signed:
-    """A run file or score after `verify_file` (signature, layout, schema, log or run hashes)."""
+def read_verified_score(path: Path, trusted_key_ids: Collection[str] | None) -> SignedBenchmarkScore:
+    """A score after `verify_file` (signature, layout, schema, the hashes of the runs it scores)."""
     try:
-        return layout.read_verified(path, model, trusted_key_ids)[0]
+        return layout.read_verified(path, SignedBenchmarkScore, trusted_key_ids)[0]
     except UserError as err:
         raise refusal(path, err) from None
 
 
-def run_summary(file: str, result: SignedRunResult, dropped: bool) -> RunSummary:
+def read_verified_run(path: Path, trusted_key_ids: Collection[str] | None) -> AnySignedRun:
+    """A run file of either kind after `verify_file` (its event log's or LoadGen logs' hashes too)."""
+    try:
+        return layout.read_verified_run(path, trusted_key_ids)[0]
+    except UserError as err:
+        raise refusal(path, err) from None
+
+
+def run_summary(file: str, result: SignedTrainingRunResult, dropped: bool) -> RunSummary:
     energy = result.energy
     if energy.available and energy.joules is not None:
         joules, note = energy.joules, energy.meter or "unnamed meter"
@@ -280,15 +306,62 @@ def run_summary(file: str, result: SignedRunResult, dropped: bool) -> RunSummary
     )
 
 
+def traced_latencies_ns(run_path: Path, result: SignedInferenceRunResult) -> dict[str, tuple[int, ...]]:
+    """Each scenario's judged latencies from LoadGen's trace, read from bytes that match the
+    hash the verified run records (so a trace swapped after `verify_file` is caught too)."""
+    latencies = {}
+    for run in result.inference.scenarios:
+        trace = trace_log(run)
+        if trace is None:
+            raise refusal(run_path, f"its {run.scenario} run records no LoadGen trace")
+        path = run_path.parent / trace.file
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise refusal(path, f"unreadable ({err.strerror})") from None
+        if hashlib.sha256(data).hexdigest() != trace.sha256:
+            raise refusal(path, f"it no longer matches the sha256 recorded in {run_path}")
+        try:
+            samples = parse_trace(data.decode("utf-8"))
+        except (UnicodeDecodeError, LogError) as err:
+            raise refusal(path, f"not a LoadGen trace: {err}") from None
+        latencies[run.scenario] = judged_latencies_ns(run.scenario, samples)
+    return latencies
+
+
+def read_inference_set(
+    tree: Path, manifest: SignedSubmissionManifest, result_set: ResultSet,
+    runs: Sequence[SignedInferenceRunResult],
+) -> InferenceSetSummary:
+    """One inference set's verified runs and their traces, reduced to its rows."""
+    manifest_path = tree / MANIFEST
+    if result_set.score is not None:
+        raise refusal(manifest_path, f"result set {result_set.directory} holds inference runs but a score")
+    configurations = {(run.inference.batch_size, run.hyperparameters.get("precision")) for run in runs}
+    if len(configurations) != 1:
+        raise refusal(manifest_path, f"the runs of result set {result_set.directory} differ in batch size "
+                      "or precision: package one configuration per set")
+    paths = [tree / run for run in result_set.runs]
+    return set_summary(manifest.submitter, [
+        (path.name, run, traced_latencies_ns(path, run)) for path, run in zip(paths, runs)
+    ])
+
+
 def read_result_set(
     tree: Path, manifest: SignedSubmissionManifest, result_set: ResultSet,
     trusted_key_ids: Collection[str] | None,
-) -> SetSummary:
-    """One set's verified runs and score, reduced to its row."""
+) -> SetSummary | InferenceSetSummary:
+    """One set's verified runs and score, reduced to its row (or, for inference, its rows)."""
     manifest_path = tree / MANIFEST
     if not result_set.runs:
         raise refusal(manifest_path, f"result set {result_set.directory} lists no runs")
-    runs = [read_verified(tree / run, SignedRunResult, trusted_key_ids) for run in result_set.runs]
+    signed = [read_verified_run(tree / run, trusted_key_ids) for run in result_set.runs]
+    inference = [run for run in signed if isinstance(run, SignedInferenceRunResult)]
+    runs = [run for run in signed if isinstance(run, SignedTrainingRunResult)]
+    if inference and runs:
+        raise refusal(manifest_path, f"result set {result_set.directory} mixes training and inference runs")
+    if inference:
+        return read_inference_set(tree, manifest, result_set, inference)
     names = [Path(run).name for run in result_set.runs]
     first = runs[0]
     if (result_set.score is None) != (first.mode == "fixed_epochs"):
@@ -297,7 +370,7 @@ def read_result_set(
     verdict, dropped = None, set()
     if result_set.score is not None:
         score_path = tree / result_set.score
-        score = read_verified(score_path, SignedBenchmarkScore, trusted_key_ids)
+        score = read_verified_score(score_path, trusted_key_ids)
         scored = sorted(run.file for run in score.runs)
         if scored != sorted(names):
             raise refusal(score_path, f"it scores {', '.join(scored)} but the manifest lists "
@@ -326,7 +399,7 @@ def load_summary(trees: Sequence[Path], trusted_key_ids: Collection[str] | None 
     """Verify every listed file of every submission tree and reduce each result set to a row."""
     if not trees:
         raise UserError("no submissions given: pass submission directories written by `accelbench package`")
-    submissions, sets = [], []
+    submissions, sets, inference = [], [], []
     for tree in trees:
         manifest = read_manifest(tree, trusted_key_ids)
         submissions.append(SubmissionInfo(
@@ -334,20 +407,26 @@ def load_summary(trees: Sequence[Path], trusted_key_ids: Collection[str] | None 
             rules_version=manifest.rules_version, created_at=manifest.created_at,
             key_id=manifest.signature.key_id,
         ))
-        sets += [read_result_set(tree, manifest, s, trusted_key_ids) for s in manifest.result_sets]
-    if not sets:
+        for result_set in manifest.result_sets:
+            read = read_result_set(tree, manifest, result_set, trusted_key_ids)
+            (inference if isinstance(read, InferenceSetSummary) else sets).append(read)
+    if not sets and not inference:
         raise UserError(f"{', '.join(map(str, trees))}: no result sets listed: nothing to summarize")
-    return Summary(tuple(submissions), table_order(sets))
+    return Summary(tuple(submissions), table_order(sets), tuple(inference))
 
 
 # --- the files -----------------------------------------------------------------------------------
 
 
 def write_summary(summary: Summary, out_dir: Path) -> list[Path]:
-    """Write summary.md, summary.csv, summary.html and the PNGs into `out_dir`; return their paths."""
+    """Write summary.md, summary.html, the PNGs and a CSV per kind of set there is (summary.csv for
+    training, summary_inference.csv for inference) into `out_dir`; return their paths."""
     images = report_images(summary)
     outputs = {out_dir / image.file: image.png for image in images.all}
     outputs[out_dir / "summary.md"] = render_markdown(summary, images).encode("utf-8")
-    outputs[out_dir / "summary.csv"] = render_csv(summary).encode("utf-8")
+    if summary.sets:
+        outputs[out_dir / "summary.csv"] = render_csv(summary).encode("utf-8")
+    if summary.inference:
+        outputs[out_dir / "summary_inference.csv"] = render_inference_csv(summary).encode("utf-8")
     outputs[out_dir / "summary.html"] = render_html(summary, images).encode("utf-8")
     return write_outputs(outputs, out_dir, "summary")

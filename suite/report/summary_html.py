@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING
 
 from accelbench.report.summary_tables import (
     HEADER,
+    INFERENCE_HEADER,
+    INFERENCE_METHOD,
     METHOD,
     NO_POWER_TRACES,
     NO_SCORED_SETS,
     display_cells,
+    inference_cells,
     no_energy_note,
 )
 
@@ -47,13 +50,10 @@ def _figure(image: ReportImage) -> str:
             f"<figcaption>{_text(image.title)}</figcaption></figure>")
 
 
-def _table(summary: Summary) -> str:
-    head = "".join(f"<th>{_text(name)}</th>" for name in HEADER)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in display_cells(s)) + "</tr>"
-        for s in summary.sets
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{_text(name)}</th>" for name in header)
+    body = "".join("<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in cells) + "</tr>" for cells in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _submissions(summary: Summary) -> str:
@@ -66,17 +66,9 @@ def _submissions(summary: Summary) -> str:
     return f"<ul>{items}</ul>"
 
 
-def render_html(summary: Summary, images: ReportImages) -> str:
+def _training_sections(summary: Summary, images: ReportImages) -> list[str]:
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>accelbench summary</title>",
-        f"<style>{STYLE}</style></head><body>",
-        "<h1>accelbench summary</h1>",
-        f"<p>{len(summary.sets)} result set(s) from {len(summary.submissions)} submission(s); every "
-        "run file and score verified (signature, layout, schema, log hash):</p>",
-        _submissions(summary),
-        _table(summary),
+        _table(HEADER, [display_cells(s) for s in summary.sets]),
         f'<p class="note">{_text(METHOD)}</p>',
         "<h2>Time to train</h2>",
         _figure(images.time_to_train) if images.time_to_train is not None else
@@ -90,5 +82,35 @@ def render_html(summary: Summary, images: ReportImages) -> str:
     ]
     for s, image in zip(summary.sets, images.convergence):
         parts += [f"<h3>{_text(s.label)}</h3>", _figure(image)]
+    return parts
+
+
+def _inference_sections(summary: Summary, images: ReportImages) -> list[str]:
+    return [
+        "<h2>Inference</h2>",
+        _table(INFERENCE_HEADER, [inference_cells(row) for row in summary.inference_rows]),
+        f'<p class="note">{_text(INFERENCE_METHOD)}</p>',
+        "<h3>Latency distributions</h3>",
+        *map(_figure, images.latency_cdfs),
+        "<h3>Latency against batch size</h3>",
+        *map(_figure, images.latency_vs_batch),
+    ]
+
+
+def render_html(summary: Summary, images: ReportImages) -> str:
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        "<title>accelbench summary</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>accelbench summary</h1>",
+        (f"<p>{len(summary.sets) + len(summary.inference)} result set(s) from {len(summary.submissions)} "
+         "submission(s); every run file and score verified (signature, layout, schema, log hash):</p>"),
+        _submissions(summary),
+    ]
+    if summary.sets:
+        parts += _training_sections(summary, images)
+    if summary.inference:
+        parts += _inference_sections(summary, images)
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

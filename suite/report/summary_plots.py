@@ -2,27 +2,27 @@
 
 Per set, the convergence of every run (so a reader sees what the olympic mean kept and dropped,
 and where each run met the target); across sets, the time and the energy to train with their
-spread; and power profiles where runs carry a trace. Drawn on Agg canvases without pyplot, so no
+spread; power profiles where runs carry a trace; and, for inference sets, latency distributions
+and latency against batch size (`inference_plots`). Drawn on Agg canvases without pyplot, so no
 display and no global figure state is involved.
 """
 
 from __future__ import annotations
 
-import io
-import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from accelbench.energy.trace import trace_energy_j
+from accelbench.report.figures import DPI, LOG_SCALE_FROM_RATIO, RUN_COLORS, ReportImage, literal, png, safe_name
+from accelbench.report.inference_plots import latency_batch_images, latency_cdf_images
 from accelbench.report.summary_tables import (
     TARGET_SIGNS,
     energy_cell,
@@ -35,9 +35,6 @@ from accelbench.report.summary_tables import (
 if TYPE_CHECKING:
     from accelbench.report.summarize import PowerTrace, RunSummary, SetSummary, Summary
 
-DPI = 110
-RUN_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
-              "tab:olive", "tab:cyan", "tab:gray", "tab:red")
 TIME_COLOR = "#9cc3e6"
 ENERGY_COLOR = "#a6d9a0"
 INVALID_COLOR = "#e0e0e0"
@@ -48,16 +45,8 @@ RUN_MARKERS = {
 }
 KEPT_LINE = {"linestyle": "-", "zorder": 3}
 DROPPED_LINE = {"linestyle": "--", "alpha": 0.6, "zorder": 2}  # under the kept runs' lines
-LOG_SCALE_FROM_RATIO = 10.0  # a metric spanning less than this reads better on a linear axis
 LABEL_WIDTH = 34
 NOTE_WIDTH = 42
-
-
-@dataclass(frozen=True)
-class ReportImage:
-    file: str  # the PNG's name in the output directory
-    title: str
-    png: bytes
 
 
 @dataclass(frozen=True)
@@ -66,29 +55,19 @@ class ReportImages:
     energy_to_train: ReportImage | None  # None when no set has an energy to train
     power: tuple[ReportImage, ...]  # one per set whose runs carry power traces
     convergence: tuple[ReportImage, ...]  # one per set, in table order
+    latency_cdfs: tuple[ReportImage, ...]  # one per inference workload, scale and scenario
+    latency_vs_batch: tuple[ReportImage, ...]  # one per inference workload and scale
 
     @property
     def all(self) -> tuple[ReportImage, ...]:
         bars = tuple(i for i in (self.time_to_train, self.energy_to_train) if i is not None)
-        return bars + self.power + self.convergence
-
-
-def literal(text: str) -> str:
-    """Text from a file as matplotlib shows it verbatim: a '$' would start mathtext."""
-    return text.replace("$", r"\$")
-
-
-def png(figure: Figure) -> bytes:
-    buffer = io.BytesIO()
-    FigureCanvasAgg(figure).print_png(buffer)
-    return buffer.getvalue()
+        return bars + self.power + self.convergence + self.latency_cdfs + self.latency_vs_batch
 
 
 def file_stem(index: int, s: SetSummary) -> str:
     """A safe, unique file name part: table position, then system, workload, scale, mode."""
     mode = "" if s.mode == "to_target" else f"_{s.mode}"
-    name = f"{index + 1:02d}_{s.system}_{s.workload}_{s.scale}{mode}"
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+    return safe_name(f"{index + 1:02d}_{s.system}_{s.workload}_{s.scale}{mode}")
 
 
 # --- convergence per set -------------------------------------------------------------------------
@@ -321,4 +300,6 @@ def report_images(summary: Summary) -> ReportImages:
                         png(convergence_figure(s)))
             for i, s in enumerate(summary.sets)
         ),
+        latency_cdfs=latency_cdf_images(summary.inference_rows),
+        latency_vs_batch=latency_batch_images(summary.inference_rows),
     )

@@ -1,5 +1,6 @@
 """The summary as text: the cells every human-readable table shows (Markdown here, HTML in
-`html_report`), and the CSV, whose numbers parse back exactly, for whoever compares further."""
+`html_report`), and the CSV, whose numbers parse back exactly, for whoever compares further.
+Training sets and inference rows (one per set and LoadGen scenario) have a table each."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from accelbench.report.inference_summary import ScenarioRow
     from accelbench.report.summarize import SetSummary, Summary
     from accelbench.report.summary_plots import ReportImage, ReportImages
 
@@ -37,6 +39,25 @@ CSV_COLUMNS = (
     "ci95_low_s", "ci95_high_s", "time_per_epoch_s", "metric", "direction", "target",
     "end_metric_median", "energy_to_train_j", "energy_note", "samples_per_s_median",
 )
+INFERENCE_HEADER = (
+    "submitter", "system", "platform (device)", "workload", "scale", "batch size", "precision", "scenario",
+    "result", "samples/s", "latency at the percentile", "p50", "p99", "queries", "energy per query", "accuracy",
+)
+INFERENCE_METHOD = (
+    "Inference: one row per set and LoadGen scenario, as LoadGen reported each run (a set of several runs "
+    "shows the median over them, and all their queries). VALID: LoadGen found the scenario VALID in every "
+    "run and every run passed the accuracy gate. Latencies are per sample, per query for MultiStream (a "
+    "query waits for its slowest sample); Offline's run is one query, so its latencies span the whole run. "
+    "Energy per query: over the LoadGen run, only when every run was measured. Accuracy: the median over "
+    "the runs against the gate, a fraction of the fp32 reference's quality."
+)
+INFERENCE_CSV_COLUMNS = (
+    "submitter", "division", "system", "platform", "device", "accelerators", "workload", "scale",
+    "batch_size", "precision", "scenario", "runs", "valid", "invalid_reasons", "samples_per_s_median",
+    "latency_percentile", "latency_ms_median", "p50_ms_median", "p99_ms_median", "queries",
+    "joules_per_query_median", "energy_note", "accuracy_metric", "accuracy_achieved_median",
+    "accuracy_target", "accuracy_passed",
+)
 
 
 def seconds(value: float) -> str:
@@ -51,6 +72,10 @@ def joules(value: float) -> str:
 
 def rate(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def milliseconds(value: float) -> str:
+    return f"{value:,.0f} ms" if value >= 100 else f"{value:.3g} ms"
 
 
 def time_cell(s: SetSummary) -> str:
@@ -111,6 +136,44 @@ def display_cells(s: SetSummary) -> tuple[str, ...]:
     )
 
 
+def result_cell(row: ScenarioRow) -> str:
+    return "VALID" if row.valid else "INVALID: " + "; ".join(row.invalid_reasons)
+
+
+def queries_cell(row: ScenarioRow) -> str:
+    runs = len(row.set.runs)
+    return f"{row.queries:,}" + (f" over {runs} runs" if runs > 1 else "")
+
+
+def energy_per_query_cell(row: ScenarioRow) -> str:
+    energy = row.energy_per_query
+    return energy.note if energy.joules is None else f"{joules(energy.joules)} ({energy.note})"
+
+
+def accuracy_cell(row: ScenarioRow) -> str:
+    gate = row.set.accuracy
+    achieved = "n/a" if gate.achieved is None else f"{gate.achieved:.4g}"
+    failed = row.set.failed_accuracy_runs
+    if not failed:
+        outcome = "passed"
+    elif failed == len(row.set.runs):
+        outcome = "FAILED"
+    else:
+        outcome = f"FAILED in {failed} of {len(row.set.runs)} runs"
+    return f"{gate.metric} {achieved} vs gate {gate.target:g}: {outcome}"
+
+
+def inference_cells(row: ScenarioRow) -> tuple[str, ...]:
+    """One row of the human-readable inference table, in the order of INFERENCE_HEADER."""
+    s = row.set
+    return (
+        s.submitter, s.system, f"{s.platform} ({s.device})", s.workload, s.scale, str(s.batch_size),
+        s.precision, row.scenario, result_cell(row), rate(row.samples_per_s),
+        f"{milliseconds(row.latency_ms)} ({row.percentile_name})", milliseconds(row.p50_ms),
+        milliseconds(row.p99_ms), queries_cell(row), energy_per_query_cell(row), accuracy_cell(row),
+    )
+
+
 def _markdown_text(text: str) -> str:
     """Text that stays one cell and shows as written: Markdown passes HTML through."""
     escaped = html.escape(" ".join(text.split()), quote=False)
@@ -121,27 +184,30 @@ def _markdown_image(image: ReportImage) -> str:
     return f"![{_markdown_text(image.title)}]({image.file})"
 
 
-def markdown_table(summary: Summary) -> str:
-    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    lines += ["| " + " | ".join(map(_markdown_text, display_cells(s))) + " |" for s in summary.sets]
+def _markdown_rows(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(_markdown_text, cells)) + " |" for cells in rows]
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(summary: Summary, images: ReportImages) -> str:
-    lines = [
-        "# accelbench summary",
-        "",
-        f"{len(summary.sets)} result set(s) from {len(summary.submissions)} submission(s); every run "
-        "file and score verified (signature, layout, schema, log hash):",
-        "",
-    ]
-    lines += [
-        f"- {_markdown_text(info.path)}: {_markdown_text(info.submitter)}, {info.division} "
-        f"division, rules {_markdown_text(info.rules_version)}, manifest signed by key "
-        f"{info.key_id} ({_markdown_text(info.created_at)})"
-        for info in summary.submissions
-    ]
-    lines += ["", markdown_table(summary), METHOD, "", "## Time to train", ""]
+def training_table(summary: Summary) -> str:
+    return _markdown_rows(HEADER, [display_cells(s) for s in summary.sets])
+
+
+def inference_table(summary: Summary) -> str:
+    return _markdown_rows(INFERENCE_HEADER, [inference_cells(row) for row in summary.inference_rows])
+
+
+def markdown_table(summary: Summary) -> str:
+    """The training sets' table, then the inference rows' table, each where there are any."""
+    tables = [training_table(summary)] if summary.sets else []
+    if summary.inference:
+        tables.append(inference_table(summary))
+    return "\n".join(tables)
+
+
+def _training_sections(summary: Summary, images: ReportImages) -> list[str]:
+    lines = ["", training_table(summary), METHOD, "", "## Time to train", ""]
     if images.time_to_train is None:
         lines.append(NO_SCORED_SETS)
     else:
@@ -156,6 +222,33 @@ def render_markdown(summary: Summary, images: ReportImages) -> str:
     lines += ["", "## Convergence", ""]
     for s, image in zip(summary.sets, images.convergence):
         lines += [f"### {_markdown_text(s.label)}", "", _markdown_image(image), ""]
+    return lines
+
+
+def render_markdown(summary: Summary, images: ReportImages) -> str:
+    lines = [
+        "# accelbench summary",
+        "",
+        (f"{len(summary.sets) + len(summary.inference)} result set(s) from {len(summary.submissions)} "
+         "submission(s); every run file and score verified (signature, layout, schema, log hash):"),
+        "",
+    ]
+    lines += [
+        f"- {_markdown_text(info.path)}: {_markdown_text(info.submitter)}, {info.division} "
+        f"division, rules {_markdown_text(info.rules_version)}, manifest signed by key "
+        f"{info.key_id} ({_markdown_text(info.created_at)})"
+        for info in summary.submissions
+    ]
+    if summary.sets:
+        lines += _training_sections(summary, images)
+    if summary.inference:
+        lines += ["", "## Inference", "", inference_table(summary), INFERENCE_METHOD, "",
+                  "### Latency distributions", ""]
+        for image in images.latency_cdfs:
+            lines += [_markdown_image(image), ""]
+        lines += ["### Latency against batch size", ""]
+        for image in images.latency_vs_batch:
+            lines += [_markdown_image(image), ""]
     return "\n".join(lines)
 
 
@@ -185,5 +278,20 @@ def render_csv(summary: Summary) -> str:
             None if verdict is None else verdict.score_s,
             *interval, s.time_per_epoch_s, s.metric, s.direction, s.target, s.end_metric,
             energy.joules, energy.note, s.samples_per_s,
+        ))
+    return buffer.getvalue()
+
+
+def render_inference_csv(summary: Summary) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(INFERENCE_CSV_COLUMNS)
+    for row in summary.inference_rows:
+        s, gate, energy = row.set, row.set.accuracy, row.energy_per_query
+        writer.writerow(_csv_cell(value) for value in (
+            s.submitter, s.division, s.system, s.platform, s.device, s.world_size, s.workload, s.scale,
+            s.batch_size, s.precision, row.scenario, len(s.runs), row.valid, "; ".join(row.invalid_reasons),
+            row.samples_per_s, row.latency_percentile, row.latency_ms, row.p50_ms, row.p99_ms, row.queries,
+            energy.joules, energy.note, gate.metric, gate.achieved, gate.target, gate.passed,
         ))
     return buffer.getvalue()

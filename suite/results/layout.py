@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TypeVar
 
 from accelbench.errors import UserError
-from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import AnySignedRun, SignedBenchmarkScore, SignedTrainingRunResult
 from accelbench.trust.verification import VerifiedFile, verify_file
 
 RUN_FILE = re.compile(r"^run_([1-9][0-9]{0,5})\.json$")
 SCORE_FILE = "score.json"
 FIXED_EPOCHS_SUFFIX = "_fixed_epochs"
 
-Signed = TypeVar("Signed", SignedRunResult, SignedBenchmarkScore)
-WHAT = {SignedRunResult: "a run result (run_N.json)", SignedBenchmarkScore: "a score (score.json)"}
+Signed = TypeVar("Signed", SignedTrainingRunResult, SignedBenchmarkScore)
+WHAT = {SignedTrainingRunResult: "a run result (run_N.json)", SignedBenchmarkScore: "a score (score.json)"}
 
 
 def set_directory_name(scale: str, mode: str) -> str:
@@ -88,6 +88,14 @@ def read_verified(
     verified = verify_file(path, trusted_key_ids)
     if not isinstance(verified.document, model):
         raise UserError(f"{path} is not {WHAT[model]}: pass {WHAT[model]} here")
+    return verified.document, verified
+
+
+def read_verified_run(path: Path, trusted_key_ids: Collection[str] | None = None) -> tuple[AnySignedRun, VerifiedFile]:
+    """A run result of any kind in `path`, verified as `accelbench verify` does."""
+    verified = verify_file(path, trusted_key_ids)
+    if isinstance(verified.document, SignedBenchmarkScore):
+        raise UserError(f"{path} is not a run result (run_N.json): pass a run result here")
     return verified.document, verified
 
 

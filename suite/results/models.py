@@ -6,11 +6,11 @@ validator read them back. Numbers that could not be measured are null with a rea
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from accelbench.rules.schema import Direction, Division, HyperparameterValue, Kind, Scale
+from accelbench.rules.schema import Direction, Division, HyperparameterValue, Scale, Scenario
 from accelbench.trust.signing import SignatureBlock
 
 RUN_SCHEMA_VERSION = "2"  # 2: the cache_clear record
@@ -145,16 +145,18 @@ class CacheClear(ResultModel):
     detail: str
 
 
-class RunResult(ResultModel):
+class RunResultBase(ResultModel):
+    """What every run's result holds, whatever its kind."""
+
     schema_version: Literal["2"] = RUN_SCHEMA_VERSION
     suite_version: str
     rules_version: str
     workload: str
-    kind: Kind
     scale: Scale
     division: Division
     mode: Literal["to_target", "fixed_epochs"] = Field(
-        description="train to the target (scored), or a fixed number of epochs (weak scaling)"
+        description="the scored run (train to the target; an inference run's accuracy and LoadGen runs), "
+        "or a fixed number of epochs (weak scaling)"
     )
     run_index: int
     seed: int
@@ -163,11 +165,17 @@ class RunResult(ResultModel):
     environment: Provenance
     dataset: DatasetRecord
     hyperparameters: dict[str, HyperparameterValue]
+    energy: Energy
+    cache_clear: CacheClear
+
+
+class TrainingRunResult(RunResultBase):
+    """A train-to-target run: its epochs, its quality and its MLPerf event log."""
+
+    kind: Literal["train_to_target"] = "train_to_target"
     timing: Timing
     quality: Quality
     throughput: Throughput
-    energy: Energy
-    cache_clear: CacheClear
     event_log: EventLogRef
 
     @property
@@ -177,8 +185,114 @@ class RunResult(ResultModel):
         return int(self.hyperparameters["batch_size"]) * self.system.world_size
 
 
-class SignedRunResult(RunResult):
+class SignedTrainingRunResult(TrainingRunResult):
     signature: SignatureBlock
+
+
+class LoadGenLog(ResultModel):
+    """A file LoadGen (or the harness beside it) wrote for the run, pinned by its hash."""
+
+    file: str = Field(description="path relative to the run file's directory, e.g. run_1.loadgen/Offline/...")
+    sha256: str
+
+
+class LoadGenSettings(ResultModel):
+    """What LoadGen was told (its TestSettings), from the rules at the run's scale."""
+
+    scenario: Scenario
+    mode: Literal["PerformanceOnly", "AccuracyOnly"]
+    min_query_count: int
+    min_duration_ms: int
+    latency_percentile: float
+    samples_per_query: int
+    target_qps: float | None
+    target_latency_ns: int | None
+    expected_latency_ns: int | None
+    performance_sample_count: int
+
+
+class ScenarioRun(ResultModel):
+    """One LoadGen performance run: its numbers as LoadGen reported them, and its energy."""
+
+    scenario: Scenario
+    settings: LoadGenSettings
+    valid: bool = Field(description="LoadGen's verdict (its result_validity)")
+    invalid_reasons: list[str] = Field(description="why LoadGen or the harness found the run invalid")
+    queries: int
+    samples: int
+    duration_s: float = Field(description="LoadGen's run: first query issued to last sample completed")
+    samples_per_s: float
+    latency_percentile: float
+    latency_ns: int = Field(description="the latency at the scenario's percentile (per query for MultiStream)")
+    latencies_ns: dict[str, int] = Field(description="min, mean, max and LoadGen's percentiles, e.g. p90")
+    energy: Energy
+    joules_per_query: float | None = Field(description="energy over the run / queries, where a meter exists")
+    logs: list[LoadGenLog]
+
+
+class AccuracyRun(ResultModel):
+    """LoadGen's accuracy run over the whole eval split, scored against its targets."""
+
+    metric: str
+    split: str
+    samples: int
+    achieved: float | None
+    reference: float = Field(description="the fp32 reference's quality, from the rules")
+    fraction: float = Field(description="of the reference's quality that must be reached (MLPerf: 0.99)")
+    target: float
+    passed: bool
+    eval_targets: LoadGenLog = Field(description="the eval targets the accuracy log is scored with (.npy)")
+    logs: list[LoadGenLog]
+
+
+class InferenceTiming(ResultModel):
+    clock: Literal["time.perf_counter"] = "time.perf_counter"
+    init_s: float
+    init_budget_s: float
+    accuracy_s: float = Field(description="the accuracy run, untimed for the score")
+    scenario_s: dict[str, float] = Field(description="wall time of each LoadGen performance run")
+
+
+class InferenceRecord(ResultModel):
+    """An inference run: the accuracy gate, then one LoadGen performance run per scenario."""
+
+    loadgen_version: str
+    batch_size: int
+    timing: InferenceTiming
+    accuracy: AccuracyRun
+    scenarios: list[ScenarioRun]
+    valid: bool = Field(description="the accuracy gate passed and every scenario is VALID")
+    reason: str
+    session: dict[str, HyperparameterValue] = Field(
+        default_factory=dict, description="what the implementation chose (precision, graph capture)"
+    )
+
+    def files(self) -> list[LoadGenLog]:
+        """Every file the run wrote beside its result, in a fixed order."""
+        return [self.accuracy.eval_targets, *self.accuracy.logs, *(log for run in self.scenarios for log in run.logs)]
+
+
+class InferenceRunResult(RunResultBase):
+    """An inference run under MLPerf LoadGen; its logs are the record (there is no MLLOG file)."""
+
+    kind: Literal["inference"] = "inference"
+    inference: InferenceRecord
+
+
+class SignedInferenceRunResult(InferenceRunResult):
+    signature: SignatureBlock
+
+
+AnySignedRun = Union[SignedTrainingRunResult, SignedInferenceRunResult]
+
+
+def parse_signed_run(document: object) -> AnySignedRun:
+    """A signed run result of the kind its `kind` names (a pydantic ValidationError, located
+    as in that kind's model, if it does not hold; a document without an inference kind is read
+    as a training result)."""
+    if isinstance(document, dict) and document.get("kind") == "inference":
+        return SignedInferenceRunResult.model_validate(document)
+    return SignedTrainingRunResult.model_validate(document)
 
 
 class ScoredRun(ResultModel):

@@ -1,5 +1,6 @@
 """The one-screen summary of a set of runs: a row per run, then the olympic score (none for
-fixed-epoch runs, which `accelbench scaling` compares instead)."""
+fixed-epoch runs, which `accelbench scaling` compares instead); for an inference set, a row per
+LoadGen run."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import AnySignedRun, SignedBenchmarkScore, SignedInferenceRunResult, SignedTrainingRunResult
 from accelbench.rules.loader import load_rules
 
 
-def summary_table(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None) -> Table:
+def summary_table(results: Sequence[SignedTrainingRunResult], score: SignedBenchmarkScore | None) -> Table:
     first = results[0]
     title = f"{first.workload} ({first.scale}, {first.division}) on {first.system.name}"
     if first.mode == "fixed_epochs":
@@ -64,8 +65,36 @@ def _shown(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
-def render(results: Sequence[SignedRunResult], score: SignedBenchmarkScore | None, width: int = 150) -> str:
+def inference_table(results: Sequence[SignedInferenceRunResult]) -> Table:
+    """A row for each run's accuracy run and each of its LoadGen performance runs."""
+    first = results[0]
+    table = Table(title=f"{first.workload} ({first.scale}, {first.division}) on {first.system.name}, "
+                        f"batch {first.inference.batch_size}", title_justify="left")
+    for column in ("run", "LoadGen run", "verdict", "samples/s", "latency [ms]", "queries", "energy [J/query]"):
+        table.add_column(column, justify="left" if column in ("run", "LoadGen run", "verdict") else "right")
+    for result in results:
+        accuracy = result.inference.accuracy
+        shown = "n/a" if accuracy.achieved is None else f"{accuracy.achieved:.4f}"
+        table.add_row(str(result.run_index), f"accuracy ({accuracy.samples} samples)",
+                      f"{accuracy.metric} {shown} vs gate {accuracy.target:.4f}: "
+                      + ("passed" if accuracy.passed else "FAILED"), "", "", "", "")
+        for run in result.inference.scenarios:
+            table.add_row(
+                "", run.scenario, "VALID" if run.valid else "INVALID: " + escape("; ".join(run.invalid_reasons)),
+                f"{run.samples_per_s:,.1f}", f"p{run.latency_percentile * 100:g} {run.latency_ns / 1e6:.2f}",
+                str(run.queries), "n/a" if run.joules_per_query is None else f"{run.joules_per_query:.3g}",
+            )
+    energy = first.energy
+    table.caption = (f"LoadGen {first.inference.loadgen_version}; "
+                     + (f"energy: {energy.meter}" if energy.available else f"energy: not measured ({energy.reason})"))
+    table.caption_justify = "left"
+    return table
+
+
+def render(results: Sequence[AnySignedRun], score: SignedBenchmarkScore | None, width: int = 150) -> str:
     """The table as plain text, for terminals that rich does not drive (pytest's reporter)."""
     buffer = io.StringIO()
-    Console(file=buffer, width=width, force_terminal=False).print(summary_table(results, score))
+    inference = [r for r in results if isinstance(r, SignedInferenceRunResult)]
+    table = inference_table(inference) if inference else summary_table(results, score)  # type: ignore[arg-type]
+    Console(file=buffer, width=width, force_terminal=False).print(table)
     return buffer.getvalue()

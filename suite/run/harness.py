@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,12 +34,12 @@ from accelbench.results.models import (
     DatasetRecord,
     Energy,
     EventLogRef,
+    InferenceRunResult,
     Provenance,
-    Quality,
-    RunResult,
+    ResultModel,
+    RunResultBase,
     SystemRecord,
-    Throughput,
-    Timing,
+    TrainingRunResult,
 )
 from accelbench.run import distributed, page_cache
 from accelbench.run.events import EventLog, NullLog
@@ -92,12 +92,17 @@ class TimedRegion:
 
 @dataclass(frozen=True)
 class KindRecord:
-    """What a kind's loop measured, as the result's own sections."""
+    """What a kind's loop measured: the result's own sections by field name (training: timing,
+    quality, throughput; inference: inference), and this process's energy over the timed region."""
 
-    timing: Timing
-    quality: Quality
-    throughput: Throughput
-    energy: EnergyMeasurement | None  # this process's devices, over the timed region
+    sections: Mapping[str, ResultModel]
+    energy: EnergyMeasurement | None
+
+
+RESULT_MODELS: dict[str, type[RunResultBase]] = {
+    "train_to_target": TrainingRunResult,
+    "inference": InferenceRunResult,
+}
 
 
 def log_submission(log: EventLog | NullLog, plan: BenchmarkPlan) -> None:
@@ -139,14 +144,17 @@ class RunIdentity:
 
 
 def record_run(plan: BenchmarkPlan, run: RunIdentity, record: KindRecord, energy: Energy,
-               log_path: Path) -> RunResult:
-    """The run's result, from the plan, the run and its kind's record."""
+               log_path: Path | None) -> RunResultBase:
+    """The run's result, from the plan, the run and its kind's record (and the MLPerf event log
+    of a kind that writes one)."""
     rules = plan.rules
-    return RunResult(
+    sections = dict(record.sections)
+    if log_path is not None:
+        sections["event_log"] = EventLogRef(file=log_path.name, sha256=hashlib.sha256(log_path.read_bytes()).hexdigest())
+    return RESULT_MODELS[rules.kind](
         suite_version=__version__,
         rules_version=rules.rules_version,
         workload=rules.workload,
-        kind=rules.kind,
         scale=plan.scale,
         division=plan.division,
         mode=plan.mode,
@@ -164,16 +172,13 @@ def record_run(plan: BenchmarkPlan, run: RunIdentity, record: KindRecord, energy
         environment=run.environment,
         dataset=run.dataset,
         hyperparameters=plan.hyperparameters,
-        timing=record.timing,
-        quality=record.quality,
-        throughput=record.throughput,
         energy=energy,
         cache_clear=run.cache_clear,
-        event_log=EventLogRef(file=log_path.name, sha256=hashlib.sha256(log_path.read_bytes()).hexdigest()),
+        **sections,
     )
 
 
-def sign_and_write(result: RunResult, key: Ed25519PrivateKey, directory: Path) -> dict:
+def sign_and_write(result: RunResultBase, key: Ed25519PrivateKey, directory: Path) -> dict:
     """Sign the result and write it as run_<N>.json beside its log; the signed document."""
     signed = sign_document(result.model_dump(mode="json"), key)
     write_json_atomic(directory / run_file_name(result.run_index), signed)

@@ -1,4 +1,4 @@
-"""Which code trains a workload on a device: the vendor submission if there is one, else the
+"""Which code runs a workload on a device: the vendor submission if there is one, else the
 reference (which runs on any torch device, so it is the `cpu` system and the fallback)."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ def _import_if_present(name: str) -> ModuleType | None:
 
 
 def resolve_implementation(rules: BenchmarkRules, device: Device) -> ModuleType:
-    """The module whose `create_session(context)` trains the workload on `device`: one per
+    """The module whose `create_session(context)` runs the workload on `device`: one per
     workload family, so every variant of a family runs the same code."""
     workload, family = rules.workload, rules.family
     submission = _import_if_present(f"accelbench.submissions.{device.name}.{family}")
@@ -33,7 +33,9 @@ def resolve_implementation(rules: BenchmarkRules, device: Device) -> ModuleType:
             f"there is no ipu submission for '{workload}' yet (no module "
             f"accelbench.submissions.ipu.{family}); the reference cannot run on an IPU"
         )
-    reference = _import_if_present(f"accelbench.reference.{family}.training")
+    from accelbench.run.kinds import IMPLEMENTATION_MODULES
+
+    reference = _import_if_present(f"accelbench.reference.{family}.{IMPLEMENTATION_MODULES[rules.kind]}")
     if reference is None:
         raise UserError(f"workload '{workload}' has rules but no reference implementation")
     return reference

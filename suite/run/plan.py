@@ -83,6 +83,9 @@ def plan_benchmark(
     world = world_from_environment()
     require_rendezvous(world)
     rules = load_rules(workload)
+    if rules.kind == "inference" and world.size > 1:
+        raise UserError(f"{workload} is an inference workload, served by one process under LoadGen: run it "
+                        "without torchrun/srun/poprun")
     if mode == "fixed_epochs" and rules.scaling is None:
         raise UserError(f"{workload} has no [scaling] rules, so no fixed-epoch mode: use --mode=to_target")
     harness_for(rules, scale, mode)  # type: ignore[arg-type]  # the kind has a loop here

@@ -7,7 +7,7 @@ gives sessions (torch tensors for training, without a copy).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from accelbench.data import datasets
 from accelbench.data.manifest import read_manifest
+from accelbench.data.model_weights import load_weights, weights_sha256
 from accelbench.results.models import DatasetRecord, SplitRecord
 from accelbench.run import distributed
 
@@ -33,6 +34,7 @@ class PreparedData:
     eval_inputs: np.ndarray
     eval_targets: np.ndarray  # the whole eval split's: the harness computes the metric
     record: DatasetRecord
+    weights: Mapping[str, np.ndarray] | None = None  # an inference workload's trained model
 
 
 def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
@@ -46,13 +48,20 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
     def generate_if_needed() -> None:
         if not datasets.is_generated(plan.data_dir):
             report(f"generating the {rules.family} {scale} dataset in {plan.data_dir} (first use)")
-            datasets.generate(rules, scale, plan.data_dir, progress=generation_progress(report))
+            datasets.generate(rules, scale, plan.data_dir, progress=generation_progress(report),
+                              weights_progress=generation_progress(report, "trained the served weights:",
+                                                                   "optimizer steps"))
         if world.size > 1:
             datasets.verify(rules, scale, plan.data_dir)
 
     distributed.on_primary(world, generate_if_needed)
     manifest = read_manifest(plan.data_dir)
-    if world.size == 1:
+    weights = None
+    if rules.inference is not None:  # served, not trained: the eval split and the weights
+        weights = load_weights(rules, scale, plan.data_dir)
+        evaluation = datasets.load(rules, scale, plan.data_dir, (eval_split,))[eval_split]
+        train, eval_targets = evaluation, evaluation.targets
+    elif world.size == 1:
         splits = datasets.load(rules, scale, plan.data_dir, ("train", eval_split))
         train, evaluation, eval_targets = splits["train"], splits[eval_split], splits[eval_split].targets
     else:
@@ -73,11 +82,16 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
         },
     )
     shards = f" (rank 0 of {world.size} holds train rows {len(train.inputs)})" if world.size > 1 else ""
+    if weights is not None:
+        shards += f", served weights {weights_sha256(weights)[:16]}... verified"
     report(
         f"dataset {record.id} verified: "
         + ", ".join(f"{name} {split.samples}" for name, split in record.splits.items())
         + shards
     )
+    if weights is not None:
+        return PreparedData(train_inputs=evaluation.inputs[:0], train_targets=evaluation.targets[:0],
+                            eval_inputs=evaluation.inputs, eval_targets=eval_targets, record=record, weights=weights)
     return PreparedData(
         train_inputs=train.inputs,
         train_targets=train.targets,
@@ -87,14 +101,14 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
     )
 
 
-def generation_progress(report: Report) -> Callable[[int, int], None]:
-    """A progress callback for a data generator that reports every tenth of the way."""
+def generation_progress(report: Report, done_what: str = "generated", unit: str = "samples") -> Callable[[int, int], None]:
+    """A progress callback for a data generator (or a weight recipe) that reports every tenth of the way."""
     state = {"last": -1}
 
     def show(done: int, total: int) -> None:
         percent = 100 * done // total
         if percent // 10 != state["last"] // 10 or done == total:
             state["last"] = percent
-            report(f"  generated {done}/{total} samples ({percent}%)")
+            report(f"  {done_what} {done}/{total} {unit} ({percent}%)")
 
     return show

@@ -31,11 +31,13 @@ from accelbench.results import provenance
 from accelbench.results.files import write_json_atomic
 from accelbench.results.layout import SCORE_FILE, prepare_results_directory, run_file_name
 from accelbench.results.models import (
+    AnySignedRun,
     BenchmarkScore,
     Provenance,
     ScoredRun,
     SignedBenchmarkScore,
-    SignedRunResult,
+    SignedInferenceRunResult,
+    parse_signed_run,
 )
 from accelbench.run import distributed
 from accelbench.run.devices import Device
@@ -50,6 +52,7 @@ from accelbench.run.harness import (
     sign_and_write,
 )
 from accelbench.run.implementations import implementation_directory
+from accelbench.run.inference import InferenceHarness
 from accelbench.run.kinds import harness_for
 from accelbench.run.plan import BenchmarkPlan
 from accelbench.run.preparation import PreparedData, prepare_data
@@ -80,6 +83,20 @@ class _Started:
     meter: PowerMeter | Unavailable
 
 
+def new_sampler(meter: PowerMeter | Unavailable) -> EnergySampler | Unavailable:
+    """A fresh sampler of the set's meter for one timed region, or why there is none."""
+    return meter if isinstance(meter, Unavailable) else EnergySampler(meter)
+
+
+def verdict(result: AnySignedRun) -> str:
+    """A run's outcome in a few words."""
+    if isinstance(result, SignedInferenceRunResult):
+        record = result.inference
+        return f"{'valid' if record.valid else 'NOT valid'} ({record.reason})"
+    quality = result.quality
+    return f"{'converged' if quality.converged else 'NOT converged'} ({quality.stop_reason})"
+
+
 def _silent(line: str) -> None:
     """Ranks other than 0 print nothing: rank 0 speaks for the run."""
 
@@ -90,7 +107,7 @@ class BenchmarkSet:
     def __init__(self, plan: BenchmarkPlan, report: Report = print) -> None:
         self.plan = plan
         self.report = report if plan.world.primary else _silent
-        self.results: dict[int, SignedRunResult] = {}
+        self.results: dict[int, AnySignedRun] = {}
         self.last_score: SignedBenchmarkScore | None = None
         self._data: PreparedData | None = None
         self._started: _Started | None = None
@@ -134,7 +151,7 @@ class BenchmarkSet:
             self._data = prepare_data(self.plan, self.report)
         return self._data
 
-    def run(self, index: int) -> SignedRunResult:
+    def run(self, index: int) -> AnySignedRun:
         """Run `index` (from 1) and write its files; every rank gets what rank 0 wrote."""
         plan, rules, started = self.plan, self.plan.rules, self.started
         seed = started.seeds[index - 1]
@@ -144,19 +161,25 @@ class BenchmarkSet:
             hyperparameters=plan.hyperparameters, seed=seed, device=started.torch_device,
             world=plan.world, dataset_parameters=rules.dataset.parameters_for(plan.scale),
         )
-        log_path = plan.results_dir / f"run_{index}.mllog"
         label = f"run {index}/{plan.runs}"
         where = plan.device.name + (f" x{plan.world.size} processes" if plan.world.size > 1 else "")
         self.report(f"{rules.workload} {plan.scale} {label} on {where} (seed {seed})")
-        with (EventLog(log_path) if plan.world.primary else NullLog()) as log:
-            log_submission(log, plan)
-            cache_clear = clear_page_cache(log, plan.world)
-            sampler = None if isinstance(started.meter, Unavailable) else EnergySampler(started.meter)
-            record = harness_for(rules, plan.scale, plan.mode).run(
-                plan.implementation, context, data, log,
-                on_progress=lambda p: self.report(p.describe(label, rules.quality.metric)),
-                sampler=sampler,
-            )
+        on_progress = lambda progress: self.report(progress.describe(label, rules.quality.metric))  # noqa: E731
+        harness = harness_for(rules, plan.scale, plan.mode)
+        if isinstance(harness, InferenceHarness):  # LoadGen's logs are its record: no MLLOG file
+            log_path = None
+            cache_clear = clear_page_cache(NullLog(), plan.world)
+            record = harness.run(plan.implementation, context, data, NullLog(), on_progress=on_progress,
+                                 new_sampler=lambda: new_sampler(started.meter),
+                                 files_dir=plan.results_dir / f"run_{index}.loadgen")
+        else:
+            log_path = plan.results_dir / f"run_{index}.mllog"
+            with (EventLog(log_path) if plan.world.primary else NullLog()) as log:
+                log_submission(log, plan)
+                cache_clear = clear_page_cache(log, plan.world)
+                sampler = new_sampler(started.meter)
+                record = harness.run(plan.implementation, context, data, log, on_progress=on_progress,
+                                     sampler=sampler if isinstance(sampler, EnergySampler) else None)
         energy = combined_energy(plan, started.provenance.hostname_sha256[:16], record.energy, started.meter)
         identity = RunIdentity(index=index, seed=seed, environment=started.provenance,
                                dataset=data.record, cache_clear=cache_clear)
@@ -164,17 +187,18 @@ class BenchmarkSet:
         def write() -> dict:
             return sign_and_write(record_run(plan, identity, record, energy, log_path), started.key, plan.results_dir)
 
-        self.results[index] = SignedRunResult.model_validate(distributed.on_primary(plan.world, write))
-        quality = self.results[index].quality
-        verdict = "converged" if quality.converged else "NOT converged"
-        self.report(f"{label}: {verdict} ({quality.stop_reason}); wrote {plan.results_dir}/{run_file_name(index)}")
+        self.results[index] = parse_signed_run(distributed.on_primary(plan.world, write))
+        self.report(f"{label}: {verdict(self.results[index])}; wrote {plan.results_dir}/{run_file_name(index)}")
         return self.results[index]
 
-    def ordered_results(self) -> list[SignedRunResult]:
+    def ordered_results(self) -> list[AnySignedRun]:
         return [self.results[i] for i in sorted(self.results)]
 
     def score(self) -> SignedBenchmarkScore:
         """Olympic score over the runs done so far; written, signed, beside them."""
+        if self.plan.rules.kind == "inference":
+            raise UserError("an inference set is not scored over runs: each run's LoadGen results are its "
+                            "record (see `accelbench summarize`)")
         if self.plan.mode != "to_target":
             raise UserError(
                 "fixed-epoch runs are not scored on time to train: compare them with "

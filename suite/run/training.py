@@ -160,7 +160,7 @@ class TrainingHarness:
         last_met = epochs.last is not None and meets_quality(self.rules.quality, self.scale, self.target, epochs.last)
         run_s, energy = region.stop(last_met, epoch_num=len(epochs.epoch_s))
         final, final_eval_s = self._final_eval(session, evaluate, epochs, clock, log)
-        return KindRecord(
+        return KindRecord(sections=dict(
             timing=Timing(
                 init_s=init_s,
                 init_budget_s=budget_s,
@@ -171,8 +171,7 @@ class TrainingHarness:
             ),
             quality=self._quality(session, epochs, final),
             throughput=self._throughput(epochs.samples, run_s),
-            energy=energy,
-        )
+        ), energy=energy)
 
     def _init(self, implementation: TrainingImplementation, context: TrainingContext, eval_samples: int,
               log: EventLog | NullLog) -> tuple[TrainingSession, float]:

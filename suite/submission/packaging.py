@@ -23,8 +23,8 @@ from pydantic import ValidationError
 from accelbench import __version__
 from accelbench.errors import UserError
 from accelbench.results.files import write_bytes_atomic, write_json_atomic
-from accelbench.results.layout import SCORE_FILE, read_verified, run_files, set_path
-from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.layout import SCORE_FILE, read_verified, read_verified_run, run_files, set_path
+from accelbench.results.models import AnySignedRun, SignedBenchmarkScore, SignedInferenceRunResult
 from accelbench.results.provenance import tree_sha256
 from accelbench.rules.loader import describe_validation_error
 from accelbench.submission.layout import (
@@ -50,16 +50,19 @@ def read_system(path: Path) -> SystemDescription:
         raise UserError(f"{path}: {describe_validation_error(err)}") from None
 
 
-def _read_set(directory: Path) -> tuple[list[Path], list[SignedRunResult], Path | None]:
-    """The verified runs of one results directory and its verified score, if any."""
+def _read_set(directory: Path) -> tuple[list[Path], list[AnySignedRun], Path | None]:
+    """The verified runs of one results directory and its verified score, if any (an inference
+    set has none: its runs' LoadGen logs are the record)."""
     files = run_files(directory)
-    runs = [read_verified(path, SignedRunResult)[0] for path in files]
+    runs = [read_verified_run(path)[0] for path in files]
     identity = {(r.system.name, r.workload, r.scale, r.mode, r.division, r.rules_version,
                  r.system.implementation, r.environment.implementation_sha256) for r in runs}
     if len(identity) != 1:
         raise UserError(f"{directory}: its runs differ in system, workload, scale, mode, division, "
                         "rules or code: package one set of runs per directory")
     score = directory / SCORE_FILE
+    if runs[0].kind == "inference":
+        return files, runs, None
     if runs[0].mode == "to_target":
         if not score.is_file():
             raise UserError(f"{directory}: no {SCORE_FILE}: score the runs (pytest suite or accelbench run) first")
@@ -69,6 +72,13 @@ def _read_set(directory: Path) -> tuple[list[Path], list[SignedRunResult], Path 
                             f"{[p.name for p in files]}: package exactly the runs that were scored")
         return files, runs, score
     return files, runs, None
+
+
+def _recorded_files(run: AnySignedRun) -> list[str]:
+    """The files beside a run that its result pins: its MLPerf event log, or its LoadGen logs."""
+    if isinstance(run, SignedInferenceRunResult):
+        return [logged.file for logged in run.inference.files()]
+    return [run.event_log.file]
 
 
 def _implementation_sources(module: str, expected_sha256: str, directory: Path) -> Path:
@@ -137,7 +147,9 @@ def package(
         (out_dir / relative).mkdir(parents=True)
         for path, run in zip(files, runs):
             shutil.copyfile(path, out_dir / relative / path.name)
-            shutil.copyfile(path.parent / run.event_log.file, out_dir / relative / run.event_log.file)
+            for recorded in _recorded_files(run):
+                (out_dir / relative / recorded).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path.parent / recorded, out_dir / relative / recorded)
             signers[run.signature.key_id] = _signer(run.signature.public_key)
         if score is not None:
             shutil.copyfile(score, out_dir / relative / score.name)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from accelbench.results import provenance
-from accelbench.results.models import RunResult
+from accelbench.results.models import RunResultBase
 
 SYSTEM_SCHEMA_VERSION = "1"
 Status = Literal["available", "preview", "research"]
@@ -59,7 +59,7 @@ class SystemDescription(SystemModel):
     notes: str = ""
 
 
-def system_differences(system: SystemDescription, result: RunResult) -> list[str]:
+def system_differences(system: SystemDescription, result: RunResultBase) -> list[str]:
     """Where a result's detected hardware disagrees with the declared system, one line each."""
     found, env = [], result.environment
     if result.system.name != system.system_name:

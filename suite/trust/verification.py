@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from accelbench.errors import UserError
 from accelbench.results.files import render_result
-from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import SignedBenchmarkScore, SignedInferenceRunResult, SignedTrainingRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.trust.signing import SignatureBlock, SignatureError, verify_document
 
@@ -161,7 +161,7 @@ def _sha256_file(log: Path) -> str:
             for chunk in iter(lambda: handle.read(2**20), b""):
                 digest.update(chunk)
     except OSError as err:
-        raise UserError(f"event log {log} cannot be read ({err.strerror}): check its permissions") from None
+        raise UserError(f"{log} cannot be read ({err.strerror}): check its permissions") from None
     return digest.hexdigest()
 
 
@@ -193,16 +193,31 @@ class VerifiedFile:
     path: Path
     key_id: str
     detail: str
-    document: SignedRunResult | SignedBenchmarkScore
+    document: SignedTrainingRunResult | SignedInferenceRunResult | SignedBenchmarkScore
 
 
 def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> VerifiedFile:
-    """Verify a run_N.json (signature, layout, event log, schema) or a score.json (signature,
-    layout, schema, and the bytes of every run file it scores)."""
+    """Verify a run_N.json (signature, layout, event log or LoadGen logs, schema) or a score.json
+    (signature, layout, schema, and the bytes of every run file it scores)."""
     block, doc = _verify_signature_and_layout(path, trusted_key_ids)
+    if doc.get("kind") == "inference":
+        inference = _validate(SignedInferenceRunResult, path, doc)
+        files = inference.inference.files()
+        for logged in files:
+            log = _locate_log(path, logged.file, what="LoadGen log")
+            if _sha256_file(log) != logged.sha256:
+                raise UserError(
+                    f"LoadGen log {log} does not match the sha256 recorded in {path} "
+                    f"(changed after signing): {_RESTORE}"
+                )
+        verdict = "valid" if inference.inference.valid else "not valid"
+        return VerifiedFile(path, block.key_id, (
+            f"{inference.workload} {inference.scale} run {inference.run_index} ({verdict}); "
+            f"{len(files)} LoadGen files match"
+        ), inference)
     if "event_log" in doc:
         log = _check_event_log(path, doc)
-        result = _validate(SignedRunResult, path, doc)
+        result = _validate(SignedTrainingRunResult, path, doc)
         verdict = "converged" if result.quality.converged else "not converged"
         return VerifiedFile(path, block.key_id, (
             f"{result.workload} {result.scale} run {result.run_index} ({verdict}); "

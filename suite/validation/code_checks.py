@@ -4,7 +4,7 @@ code_sha256, and every run of the set must have recorded that same hash."""
 
 from __future__ import annotations
 
-from accelbench.results.models import RunResult
+from accelbench.results.models import TrainingRunResult
 from accelbench.results.provenance import tree_sha256
 from accelbench.submission.layout import CODE_DIR, ResultSet
 from accelbench.validation.files import SubmissionFiles
@@ -29,7 +29,7 @@ def check_code_tree(files: SubmissionFiles, result_set: ResultSet, findings: Fin
                        f"the sources hash to {actual}, not the set's code_sha256 {result_set.code_sha256}")
 
 
-def check_run_code(result: RunResult, result_set: ResultSet, relative: str, findings: Findings) -> None:
+def check_run_code(result: TrainingRunResult, result_set: ResultSet, relative: str, findings: Findings) -> None:
     recorded = result.environment.implementation_sha256
     if recorded != result_set.code_sha256:
         findings.error("run.code", relative,

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 
 from accelbench.judging.verdict import Evaluation, meets_quality
-from accelbench.results.models import RunResult
+from accelbench.results.models import TrainingRunResult
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.run.events import FINAL_EVAL_ACCURACY
 from accelbench.trust.verification import refuse_constant, refuse_duplicates
@@ -90,7 +90,7 @@ def _within_tolerance(logged_s: float, recorded_s: float) -> bool:
 class _LogCheck:
     """The comparisons of one log with one result; each failure is one finding."""
 
-    def __init__(self, events: list[Event], result: RunResult, rules: BenchmarkRules | None, relative: str,
+    def __init__(self, events: list[Event], result: TrainingRunResult, rules: BenchmarkRules | None, relative: str,
                  findings: Findings):
         self.events, self.result, self.rules = events, result, rules
         self.relative, self.findings = relative, findings
@@ -209,7 +209,7 @@ class _LogCheck:
             self.error("log.seed", f"the seed event logs {shown(seed.value)} but the result's seed is {self.result.seed}")
 
 
-def check_event_log(events: list[Event], result: RunResult, rules: BenchmarkRules | None, relative: str,
+def check_event_log(events: list[Event], result: TrainingRunResult, rules: BenchmarkRules | None, relative: str,
                     findings: Findings) -> None:
     """Findings for every way the log `relative` and its result (judged by `rules`, when the
     submission's rules are known) disagree."""

@@ -29,10 +29,10 @@ MAX_DIRECTORY_DEPTH = 16
 
 
 def size_cap(relative: str) -> int:
+    if relative.endswith((".mllog", "mlperf_log_trace.json")):
+        return MAX_LOG_BYTES
     if relative.endswith(".json"):
         return MAX_JSON_BYTES
-    if relative.endswith(".mllog"):
-        return MAX_LOG_BYTES
     return MAX_OTHER_BYTES
 
 

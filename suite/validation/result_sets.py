@@ -12,7 +12,13 @@ from pydantic import ValidationError
 
 from accelbench.errors import UserError
 from accelbench.results.layout import RUN_FILE, SCORE_FILE, run_index, set_path
-from accelbench.results.models import SignedBenchmarkScore, SignedRunResult
+from accelbench.results.models import (
+    AnySignedRun,
+    SignedBenchmarkScore,
+    SignedInferenceRunResult,
+    SignedTrainingRunResult,
+    parse_signed_run,
+)
 from accelbench.rules.loader import describe_validation_error
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.submission.layout import RESULTS_DIR, ResultSet, SubmissionManifest
@@ -23,6 +29,7 @@ from accelbench.validation.code_checks import check_code_tree, check_run_code
 from accelbench.validation.event_log import check_event_log, parse_events
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings, shown
+from accelbench.validation.inference_checks import check_inference_run
 from accelbench.validation.reference_convergence import reference_convergence
 from accelbench.validation.run_checks import check_run, derived_convergence
 from accelbench.validation.score_checks import check_score
@@ -76,10 +83,14 @@ class _SetCheck:
                 index = run_index(path)
                 check_run(result, path, index, self.set, self.context.manifest.division,
                           self.context.manifest.rules_version, self.rules, self.findings)
+                if isinstance(result, SignedInferenceRunResult) and self.rules.inference is not None:
+                    check_inference_run(result, path, self.files, self.rules, self.findings)
         self.check_seeds(loaded)
         if self.rules is not None:
             self.check_run_count()
-            if self.set.mode == "to_target" and len(loaded) == len(runs):
+            self.check_invalid_inference(loaded)
+            scored = self.set.mode == "to_target" and self.rules.kind == "train_to_target"
+            if scored and len(loaded) == len(runs) and all(isinstance(r, SignedTrainingRunResult) for _, r in loaded):
                 named = [(Path(path).name, result) for path, result in loaded]
                 self.check_non_converged(named)
                 self.check_score(named)
@@ -101,12 +112,14 @@ class _SetCheck:
             if RUN_FILE.match(path.rpartition("/")[2]) and path not in listed:
                 self.error("set.layout", path, "is a run of this set's directory that the set does not "
                            "list: every run made must be reported")
-        expected_score = f"{self.directory}/{SCORE_FILE}" if self.set.mode == "to_target" else None
+        inference = self.rules is not None and self.rules.kind == "inference"
+        expected_score = f"{self.directory}/{SCORE_FILE}" if self.set.mode == "to_target" and not inference else None
         if self.set.score != expected_score:
+            kind = "an inference" if inference else f"a {self.set.mode}"
             self.error("set.layout", self.directory,
-                       f"score is {shown(self.set.score)}; a {self.set.mode} set's score is {shown(expected_score)}")
+                       f"score is {shown(self.set.score)}; {kind} set's score is {shown(expected_score)}")
 
-    def load_run(self, path: str) -> SignedRunResult | None:
+    def load_run(self, path: str) -> AnySignedRun | None:
         """The run's result if its schema holds, after verifying its signature and its log.
         Only runs inside the set's own directory are read, so no file is read for two sets."""
         parent, _, name = path.rpartition("/")
@@ -120,10 +133,13 @@ class _SetCheck:
         if doc is None:
             return None
         try:
-            result = SignedRunResult.model_validate(doc)
+            result = parse_signed_run(doc)
         except ValidationError as err:
             self.error("run.schema", path, describe_validation_error(err))
             return None
+        if isinstance(result, SignedInferenceRunResult):  # LoadGen's logs, checked in inference_checks
+            self.verify(path, "run")
+            return result
         log = f"{path.rpartition('/')[0]}/{result.event_log.file}"
         if "/" in result.event_log.file or not self.files.exists(log):
             if log not in self.files.flagged:
@@ -154,7 +170,7 @@ class _SetCheck:
     def relative_message(self, err: Exception) -> str:
         return str(err).replace(f"{self.files.root}/", "")
 
-    def check_seeds(self, loaded: list[tuple[str, SignedRunResult]]) -> None:
+    def check_seeds(self, loaded: list[tuple[str, AnySignedRun]]) -> None:
         counts = Counter(result.seed for _, result in loaded)
         for seed, count in counts.items():
             if count > 1:
@@ -169,7 +185,18 @@ class _SetCheck:
             self.error("set.run_count", self.directory, f"{len(self.runs)} run(s); the "
                        f"{self.rules.rules_version} rules require {minimum} at scale {self.set.scale}")
 
-    def check_non_converged(self, runs: list[tuple[str, SignedRunResult]]) -> None:
+    def check_invalid_inference(self, loaded: list[tuple[str, AnySignedRun]]) -> None:
+        """An inference run that failed its accuracy gate or a scenario counts against the rules'
+        allowance of failed runs, as a training run that did not converge does."""
+        assert self.rules is not None
+        failed = [path.rpartition("/")[2] for path, result in loaded
+                  if isinstance(result, SignedInferenceRunResult) and not result.inference.valid]
+        allowed = self.rules.runs.max_non_converged
+        if len(failed) > allowed:
+            self.error("set.invalid_runs", self.directory, f"{len(failed)} inference run(s) are not valid "
+                       f"({', '.join(failed)}); the rules allow {allowed}")
+
+    def check_non_converged(self, runs: list[tuple[str, SignedTrainingRunResult]]) -> None:
         assert self.rules is not None
         failed = [name for name, result in runs if not derived_convergence(result, self.rules)]
         allowed = self.rules.runs.max_non_converged
@@ -177,7 +204,7 @@ class _SetCheck:
             self.error("set.non_converged", self.directory, f"{len(failed)} runs did not converge "
                        f"({', '.join(failed)}); the rules allow {allowed}")
 
-    def check_score(self, runs: list[tuple[str, SignedRunResult]]) -> None:
+    def check_score(self, runs: list[tuple[str, SignedTrainingRunResult]]) -> None:
         assert self.rules is not None
         path = self.set.score
         if path is None or not self.files.exists(path):
@@ -197,7 +224,7 @@ class _SetCheck:
             self.verify(path, "score")
         check_score(score, path, runs, self.set, self.context.manifest.division, self.rules, self.findings)
 
-    def check_reference_convergence(self, runs: list[tuple[str, SignedRunResult]]) -> None:
+    def check_reference_convergence(self, runs: list[tuple[str, SignedTrainingRunResult]]) -> None:
         assert self.rules is not None
         if self.context.manifest.division != "closed":
             return

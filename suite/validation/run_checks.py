@@ -1,6 +1,7 @@
 """One run result held against the rules it claims and the set it sits in: the verdicts the
 harness reached (converged, time to train) are recomputed from the recorded numbers with the
-same functions the harness used, and everything the rules fix must be what the rules say."""
+same functions the harness used, and everything the rules fix must be what the rules say (an
+inference run's LoadGen logs are re-derived in `inference_checks`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 
 from accelbench.data.datasets import dataset_id, expected_checksums
 from accelbench.judging.verdict import Evaluation, judge_run, measured_names, meets_quality
-from accelbench.results.models import RunResult
+from accelbench.results.models import RunResultBase, TrainingRunResult
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.submission.layout import ResultSet
 from accelbench.validation.energy_checks import check_energy
@@ -23,7 +24,7 @@ def close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
 
 
-def derived_convergence(result: RunResult, rules: BenchmarkRules) -> bool:
+def derived_convergence(result: TrainingRunResult, rules: BenchmarkRules) -> bool:
     """Whether the run converged, from its curve and its reported quality, with the harness's
     own verdict (`judge_run`) and the rules' target."""
     quality = result.quality
@@ -36,7 +37,7 @@ def derived_convergence(result: RunResult, rules: BenchmarkRules) -> bool:
 
 
 def check_run(
-    result: RunResult, relative: str, run_index: int, result_set: ResultSet,
+    result: RunResultBase, relative: str, run_index: int, result_set: ResultSet,
     division: str, rules_version: str, rules: BenchmarkRules, findings: Findings,
 ) -> None:
     """Findings for every way `result` departs from its set and its rules."""
@@ -47,7 +48,7 @@ class _Run:
     """The checks of one run; the submission's division, not the run's own claim, picks the
     division's rules (a run that claims another division is a finding of its own)."""
 
-    def __init__(self, result: RunResult, relative: str, division: str, findings: Findings) -> None:
+    def __init__(self, result: RunResultBase, relative: str, division: str, findings: Findings) -> None:
         self.result, self.relative, self.division, self.findings = result, relative, division, findings
 
     def error(self, check: str, message: str) -> None:
@@ -55,10 +56,13 @@ class _Run:
 
     def check(self, run_index: int, result_set: ResultSet, rules_version: str, rules: BenchmarkRules) -> None:
         self.identity(run_index, result_set, rules_version)
-        self.rules(rules, result_set)
-        self.quality(rules)
-        self.timing(rules)
-        self.throughput(rules)
+        if self.result.kind != rules.kind:
+            self.error("run.rules", f"kind is {shown(self.result.kind)}; the rules say {shown(rules.kind)}")
+        elif isinstance(self.result, TrainingRunResult):
+            self.rules(rules, result_set)
+            self.quality(rules)
+            self.timing(rules)
+            self.throughput(rules)
         violations = rules.hyperparameters.violations(
             self.division, dict(self.result.hyperparameters), self.result.scale
         )
@@ -85,8 +89,6 @@ class _Run:
 
     def rules(self, rules: BenchmarkRules, result_set: ResultSet) -> None:
         quality, scale = self.result.quality, self.result.scale
-        if self.result.kind != rules.kind:
-            self.error("run.rules", f"kind is {shown(self.result.kind)}; the rules say {shown(rules.kind)}")
         max_epochs = (rules.scaling.epochs[scale] if result_set.mode == "fixed_epochs" and rules.scaling
                       else rules.quality.max_epochs[scale])
         expected = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from accelbench.judging.scoring import olympic_score
-from accelbench.results.models import BenchmarkScore, RunResult
+from accelbench.results.models import BenchmarkScore, TrainingRunResult
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.submission.layout import ResultSet
 from accelbench.validation.findings import Findings, shown
@@ -15,7 +15,7 @@ from accelbench.validation.run_checks import close, derived_convergence
 
 
 def check_score(
-    score: BenchmarkScore, relative: str, runs: Sequence[tuple[str, RunResult]],
+    score: BenchmarkScore, relative: str, runs: Sequence[tuple[str, TrainingRunResult]],
     result_set: ResultSet, division: str, rules: BenchmarkRules, findings: Findings,
 ) -> None:
     """`runs`: (file name, result) of every run of the set, in the set's order."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from accelbench.results.models import RunResult
+from accelbench.results.models import TrainingRunResult
 from accelbench.rules.loader import describe_validation_error
 from accelbench.submission.layout import SYSTEMS_DIR, SubmissionManifest
 from accelbench.submission.systems import SystemDescription, system_differences
@@ -49,7 +49,7 @@ def load_systems(
 
 
 def check_run_system(
-    system: SystemDescription, result: RunResult, relative: str, findings: Findings
+    system: SystemDescription, result: TrainingRunResult, relative: str, findings: Findings
 ) -> None:
     for difference in system_differences(system, result):
         findings.error("run.system", relative, difference)
