@@ -103,8 +103,8 @@ def context() -> RunContext:
 def run(tmp_path, session, rules=None, new_sampler=lambda: Unavailable("no meter in this test")):
     harness = InferenceHarness(rules or fast_rules(), "smoke")
     lines = []
-    record = harness.run(Implementation(session), context(), data(), None, on_progress=lambda p: lines.append(p.line),
-                         new_sampler=new_sampler, files_dir=tmp_path / "run_1.loadgen")
+    record = harness.run(Implementation(session), context(), data(), tmp_path / "run_1.loadgen",
+                         on_progress=lambda p: lines.append(p.line), new_sampler=new_sampler)
     return record.sections["inference"], record.energy, lines
 
 

@@ -14,9 +14,10 @@ which run is being scored. Every number in the result is read back from LoadGen'
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -41,8 +42,7 @@ from accelbench.results.models import (
     LoadGenLog,
     ScenarioRun,
 )
-from accelbench.rules.schema import BenchmarkRules, Scale, Scenario
-from accelbench.run.events import EventLog, NullLog
+from accelbench.rules.schema import BenchmarkRules, HyperparameterValue, Scale, Scenario
 from accelbench.run.harness import Clock, KindRecord
 from accelbench.run.loadgen import SystemUnderTest, loadgen_settings, require_loadgen, run_loadgen
 from accelbench.run.preparation import PreparedData
@@ -63,8 +63,6 @@ class InferenceProgress:
 
 
 def _log(path: Path, run_directory: Path) -> LoadGenLog:
-    import hashlib
-
     return LoadGenLog(file=path.relative_to(run_directory).as_posix(), sha256=hashlib.sha256(path.read_bytes()).hexdigest())
 
 
@@ -92,15 +90,14 @@ class InferenceHarness:
         implementation: InferenceImplementation,
         run: RunContext,
         data: PreparedData,
-        log: EventLog | NullLog,
+        files_dir: Path,
         on_progress: Callable[[InferenceProgress], None] = lambda progress: None,
         new_sampler: NewSampler = lambda: Unavailable("no power meter was given"),
-        files_dir: Path | None = None,
     ) -> KindRecord:
-        """One run on the eval split; LoadGen's logs go below `files_dir` (run_N.loadgen)."""
-        assert data.weights is not None and files_dir is not None
+        """One run on the eval split; LoadGen's logs go below `files_dir` (run_N.loadgen, beside
+        the run file; there is no MLLOG file: LoadGen's logs are the record)."""
+        assert data.weights is not None
         batch_size = int(run.hyperparameters["batch_size"])
-        self.hyperparameters = run.hyperparameters
         context = InferenceContext(**{f.name: getattr(run, f.name) for f in fields(RunContext)},
                                    weights=data.weights, batch_size=batch_size)
         begin = self.read_clock()
@@ -112,7 +109,7 @@ class InferenceHarness:
             shutil.rmtree(files_dir)
         system = SystemUnderTest(session, data.eval_inputs, batch_size)
         run_directory = files_dir.parent
-        accuracy, accuracy_s = self._accuracy(system, data, files_dir, run_directory)
+        accuracy, accuracy_s = self._accuracy(system, data, run.hyperparameters, files_dir, run_directory)
         on_progress(InferenceProgress(
             f"accuracy run: {accuracy.metric} {_shown(accuracy.achieved)} over {accuracy.samples} samples, gate "
             f"{accuracy.target:.4f} ({accuracy.fraction:g} x reference {accuracy.reference:.4f}): "
@@ -123,7 +120,8 @@ class InferenceHarness:
         scenarios, scenario_s = [], {}
         for scenario in self.inference.scenarios[self.scale]:
             begin = self.read_clock()
-            measured = self._performance(system, scenario, data, files_dir / scenario, run_directory, new_sampler)
+            measured = self._performance(system, scenario, data, run.hyperparameters, files_dir / scenario,
+                                         run_directory, new_sampler)
             scenario_s[scenario] = self.read_clock() - begin
             scenarios.append(measured)
             on_progress(InferenceProgress(_describe(measured)))
@@ -145,11 +143,11 @@ class InferenceHarness:
         )
         return KindRecord(sections={"inference": record}, energy=energy)
 
-    def _accuracy(self, system: SystemUnderTest, data: PreparedData, files_dir: Path,
-                  run_directory: Path) -> tuple[AccuracyRun, float]:
+    def _accuracy(self, system: SystemUnderTest, data: PreparedData, hyperparameters: Mapping[str, HyperparameterValue],
+                  files_dir: Path, run_directory: Path) -> tuple[AccuracyRun, float]:
         """LoadGen's accuracy run over every eval sample, scored from its accuracy log."""
         samples = len(data.eval_inputs)
-        settings = loadgen_settings(self.rules, self.scale, "Offline", "AccuracyOnly", samples, self.hyperparameters)
+        settings = loadgen_settings(self.rules, self.scale, "Offline", "AccuracyOnly", samples, hyperparameters)
         directory = files_dir / ACCURACY_DIR
         begin = self.read_clock()
         run_loadgen(system, settings, samples, directory)
@@ -175,11 +173,12 @@ class InferenceHarness:
             logs=_scenario_logs(directory, "AccuracyOnly", run_directory),
         ), accuracy_s
 
-    def _performance(self, system: SystemUnderTest, scenario: Scenario, data: PreparedData, directory: Path,
-                     run_directory: Path, new_sampler: NewSampler) -> ScenarioRun:
+    def _performance(self, system: SystemUnderTest, scenario: Scenario, data: PreparedData,
+                     hyperparameters: Mapping[str, HyperparameterValue], directory: Path, run_directory: Path,
+                     new_sampler: NewSampler) -> ScenarioRun:
         """One performance run, its numbers as LoadGen's detail log reports them."""
         samples = len(data.eval_inputs)
-        settings = loadgen_settings(self.rules, self.scale, scenario, "PerformanceOnly", samples, self.hyperparameters)
+        settings = loadgen_settings(self.rules, self.scale, scenario, "PerformanceOnly", samples, hyperparameters)
         sampler = new_sampler()
         if isinstance(sampler, EnergySampler):
             sampler.start()

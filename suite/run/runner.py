@@ -16,6 +16,7 @@ import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -33,6 +34,7 @@ from accelbench.results.layout import SCORE_FILE, prepare_results_directory, run
 from accelbench.results.models import (
     AnySignedRun,
     BenchmarkScore,
+    CacheClear,
     Provenance,
     ScoredRun,
     SignedBenchmarkScore,
@@ -43,6 +45,7 @@ from accelbench.run import distributed
 from accelbench.run.devices import Device
 from accelbench.run.events import EventLog, NullLog
 from accelbench.run.harness import (
+    KindRecord,
     RunIdentity,
     clear_page_cache,
     combined_energy,
@@ -56,6 +59,7 @@ from accelbench.run.inference import InferenceHarness
 from accelbench.run.kinds import harness_for
 from accelbench.run.plan import BenchmarkPlan
 from accelbench.run.preparation import PreparedData, prepare_data
+from accelbench.run.training import TrainingHarness
 from accelbench.run.world import World
 from accelbench.trust.keys import load_or_create_key
 from accelbench.trust.signing import sign_document
@@ -164,22 +168,15 @@ class BenchmarkSet:
         label = f"run {index}/{plan.runs}"
         where = plan.device.name + (f" x{plan.world.size} processes" if plan.world.size > 1 else "")
         self.report(f"{rules.workload} {plan.scale} {label} on {where} (seed {seed})")
-        on_progress = lambda progress: self.report(progress.describe(label, rules.quality.metric))  # noqa: E731
+
+        def on_progress(progress) -> None:
+            self.report(progress.describe(label, rules.quality.metric))
+
         harness = harness_for(rules, plan.scale, plan.mode)
-        if isinstance(harness, InferenceHarness):  # LoadGen's logs are its record: no MLLOG file
-            log_path = None
-            cache_clear = clear_page_cache(NullLog(), plan.world)
-            record = harness.run(plan.implementation, context, data, NullLog(), on_progress=on_progress,
-                                 new_sampler=lambda: new_sampler(started.meter),
-                                 files_dir=plan.results_dir / f"run_{index}.loadgen")
+        if isinstance(harness, InferenceHarness):
+            record, cache_clear, log_path = self._serve(harness, context, data, index, on_progress)
         else:
-            log_path = plan.results_dir / f"run_{index}.mllog"
-            with (EventLog(log_path) if plan.world.primary else NullLog()) as log:
-                log_submission(log, plan)
-                cache_clear = clear_page_cache(log, plan.world)
-                sampler = new_sampler(started.meter)
-                record = harness.run(plan.implementation, context, data, log, on_progress=on_progress,
-                                     sampler=sampler if isinstance(sampler, EnergySampler) else None)
+            record, cache_clear, log_path = self._train(harness, context, data, index, on_progress)
         energy = combined_energy(plan, started.provenance.hostname_sha256[:16], record.energy, started.meter)
         identity = RunIdentity(index=index, seed=seed, environment=started.provenance,
                                dataset=data.record, cache_clear=cache_clear)
@@ -190,6 +187,28 @@ class BenchmarkSet:
         self.results[index] = parse_signed_run(distributed.on_primary(plan.world, write))
         self.report(f"{label}: {verdict(self.results[index])}; wrote {plan.results_dir}/{run_file_name(index)}")
         return self.results[index]
+
+    def _train(self, harness: TrainingHarness, context: RunContext, data: PreparedData, index: int,
+               on_progress: Callable) -> tuple[KindRecord, CacheClear, Path]:
+        """A training run inside its MLPerf event log (rank 0 writes it)."""
+        plan, meter = self.plan, self.started.meter
+        log_path = plan.results_dir / f"run_{index}.mllog"
+        with (EventLog(log_path) if plan.world.primary else NullLog()) as log:
+            log_submission(log, plan)
+            cache_clear = clear_page_cache(log, plan.world)
+            sampler = new_sampler(meter)
+            record = harness.run(plan.implementation, context, data, log, on_progress=on_progress,
+                                 sampler=sampler if isinstance(sampler, EnergySampler) else None)
+        return record, cache_clear, log_path
+
+    def _serve(self, harness: InferenceHarness, context: RunContext, data: PreparedData, index: int,
+               on_progress: Callable) -> tuple[KindRecord, CacheClear, None]:
+        """An inference run: LoadGen's logs beside the run file are its record, so no MLLOG file."""
+        plan, meter = self.plan, self.started.meter
+        cache_clear = clear_page_cache(NullLog(), plan.world)
+        record = harness.run(plan.implementation, context, data, plan.results_dir / f"run_{index}.loadgen",
+                             on_progress=on_progress, new_sampler=lambda: new_sampler(meter))
+        return record, cache_clear, None
 
     def ordered_results(self) -> list[AnySignedRun]:
         return [self.results[i] for i in sorted(self.results)]

@@ -206,10 +206,12 @@ class _InferenceRun:
                 self.error("inference.accuracy", f"accuracy.{name} is {shown(getattr(accuracy, name))}; the rules "
                            f"say {shown(value)} at scale {scale}")
         texts = self.logs(accuracy.logs, "AccuracyOnly")
-        targets = self.targets(accuracy.eval_targets)
-        if texts is None or targets is None:
+        if texts is None:
             self.error("inference.accuracy", "the accuracy run's logs are missing or unreadable: a run is valid only "
                        "with a whole accuracy run")
+            return False
+        targets = self.targets(accuracy.eval_targets)
+        if targets is None:
             return False
         path = f"{self.directory}/{accuracy.logs[0].file.rpartition('/')[0]}"
         try:
@@ -240,7 +242,11 @@ class _InferenceRun:
     def targets(self, logged: LoadGenLog) -> np.ndarray | None:
         """The eval targets the accuracy log is scored with, after their content hash matched the rules'."""
         path = f"{self.directory}/{logged.file}"
-        data = self.files.read_bytes(path) if self.files.exists(path) else None
+        if not self.files.exists(path):
+            if path not in self.files.flagged:
+                self.error("inference.accuracy", "the eval targets the accuracy run is scored with are absent", path)
+            return None
+        data = self.files.read_bytes(path)
         if data is None:
             return None
         try:
