@@ -181,8 +181,11 @@ def test_settings_come_from_the_rules_and_the_systems_own_claims():
 def test_bad_input_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(UserError, match="no fixed_epochs mode"):
         InferenceHarness(load_rules("lstm_inference"), "smoke", "fixed_epochs")
+    rules = load_rules("lstm_inference")
+    unrecorded = rules.model_copy(update={"inference": rules.inference.model_copy(
+        update={"reference_quality": {**rules.inference.reference_quality, "full": "unrecorded"}})})
     with pytest.raises(UserError, match="full reference quality is unrecorded"):
-        InferenceHarness(load_rules("lstm_inference"), "full")
+        InferenceHarness(unrecorded, "full")
     rules = fast_rules(("SingleStream",))
     wrong = rules.model_copy(update={"inference": rules.inference.model_copy(
         update={"eval_targets_sha256": {**rules.inference.eval_targets_sha256, "smoke": "0" * 64}})})
