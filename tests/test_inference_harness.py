@@ -175,7 +175,7 @@ def test_settings_come_from_the_rules_and_the_systems_own_claims():
     server = loadgen_settings(rules, "small", "Server", "PerformanceOnly", 2048, {**hyper, "server_target_qps": 7.5})
     assert (server.target_qps, server.target_latency_ns, server.min_query_count) == (7.5, 100_000_000, 512)
     single = loadgen_settings(rules, "small", "SingleStream", "PerformanceOnly", 2048, hyper)
-    assert single.expected_latency_ns == 10_000_000 and single.latency_percentile == 0.9 and single.target_qps is None
+    assert single.expected_latency_ns == 1_000_000 and single.latency_percentile == 0.9 and single.target_qps is None
 
 
 def test_bad_input_is_one_line(tmp_path, monkeypatch):

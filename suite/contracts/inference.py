@@ -66,6 +66,9 @@ class InferenceSession(abc.ABC):
         """What the session chose (precision, graph capture), recorded in the result."""
         return {}
 
+    def close(self) -> None:
+        """Give back what the session took for the run (threads, a device), once it is over."""
+
 
 class InferenceImplementation(Protocol):
     """The module the runner picks for an inference workload family on a system."""

@@ -108,24 +108,11 @@ class InferenceHarness:
         if files_dir.exists():
             shutil.rmtree(files_dir)
         system = SystemUnderTest(session, data.eval_inputs, batch_size)
-        run_directory = files_dir.parent
-        accuracy, accuracy_s = self._accuracy(system, data, run.hyperparameters, files_dir, run_directory)
-        on_progress(InferenceProgress(
-            f"accuracy run: {accuracy.metric} {_shown(accuracy.achieved)} over {accuracy.samples} samples, gate "
-            f"{accuracy.target:.4f} ({accuracy.fraction:g} x reference {accuracy.reference:.4f}): "
-            f"{'PASSED' if accuracy.passed else 'FAILED'}"))
-        overall = new_sampler()
-        if isinstance(overall, EnergySampler):
-            overall.start()
-        scenarios, scenario_s = [], {}
-        for scenario in self.inference.scenarios[self.scale]:
-            begin = self.read_clock()
-            measured = self._performance(system, scenario, data, run.hyperparameters, files_dir / scenario,
-                                         run_directory, new_sampler)
-            scenario_s[scenario] = self.read_clock() - begin
-            scenarios.append(measured)
-            on_progress(InferenceProgress(_describe(measured)))
-        energy = overall.stop() if isinstance(overall, EnergySampler) else None
+        try:
+            accuracy, accuracy_s, scenarios, scenario_s, energy = self._loadgen_runs(
+                system, data, run.hyperparameters, files_dir, on_progress, new_sampler)
+        finally:
+            session.close()
         invalid = [f"{s.scenario} INVALID ({'; '.join(s.invalid_reasons) or 'LoadGen gave no reason'})"
                    for s in scenarios if not s.valid]
         if not accuracy.passed:
@@ -142,6 +129,30 @@ class InferenceHarness:
             session=dict(session.logged_hyperparameters()),
         )
         return KindRecord(sections={"inference": record}, energy=energy)
+
+    def _loadgen_runs(self, system: SystemUnderTest, data: PreparedData,
+                      hyperparameters: Mapping[str, HyperparameterValue], files_dir: Path,
+                      on_progress: Callable[[InferenceProgress], None], new_sampler: NewSampler):
+        """The accuracy run, then each scenario's performance run, with the energy over them all."""
+        run_directory = files_dir.parent
+        accuracy, accuracy_s = self._accuracy(system, data, hyperparameters, files_dir, run_directory)
+        on_progress(InferenceProgress(
+            f"accuracy run: {accuracy.metric} {_shown(accuracy.achieved)} over {accuracy.samples} samples, gate "
+            f"{accuracy.target:.4f} ({accuracy.fraction:g} x reference {accuracy.reference:.4f}): "
+            f"{'PASSED' if accuracy.passed else 'FAILED'}"))
+        overall = new_sampler()
+        if isinstance(overall, EnergySampler):
+            overall.start()
+        scenarios, scenario_s = [], {}
+        for scenario in self.inference.scenarios[self.scale]:
+            begin = self.read_clock()
+            measured = self._performance(system, scenario, data, hyperparameters, files_dir / scenario,
+                                         run_directory, new_sampler)
+            scenario_s[scenario] = self.read_clock() - begin
+            scenarios.append(measured)
+            on_progress(InferenceProgress(_describe(measured)))
+        energy = overall.stop() if isinstance(overall, EnergySampler) else None
+        return accuracy, accuracy_s, scenarios, scenario_s, energy
 
     def _accuracy(self, system: SystemUnderTest, data: PreparedData, hyperparameters: Mapping[str, HyperparameterValue],
                   files_dir: Path, run_directory: Path) -> tuple[AccuracyRun, float]:
