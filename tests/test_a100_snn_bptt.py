@@ -362,6 +362,7 @@ def _train_one_rank(rank, port, world_size):
         dist.all_gather(replicas, weights)
         assert torch.equal(replicas[0], replicas[1]), "the replicas drifted apart"
         assert session.logged_hyperparameters()["global_batch_size"] == 16
+        dist.barrier()  # neither rank tears gloo down while the other still talks to it
     finally:
         dist.destroy_process_group()
 

@@ -806,6 +806,11 @@ def _claim_single_stream_latency(doc: dict) -> None:
     doc["hyperparameters"]["single_stream_expected_latency_ms"] = 0.5
 
 
+def _forge_joules_per_query(doc: dict) -> None:
+    """Energy per query where no energy was measured."""
+    _scenario(doc, "Offline")["joules_per_query"] = 0.5
+
+
 def _double_offline_rate(doc: dict) -> None:
     run = _scenario(doc, "Offline")
     run["samples_per_s"] *= 2
@@ -841,6 +846,8 @@ INFERENCE_CASES: list[Case] = [
          "the accuracy run's logs are missing or unreadable", alone=False),
     Case("eval_targets_swapped", eval_targets_swapped, "inference.accuracy",
          "the eval targets' content hash is not the rules'", alone=False),
+    Case("joules_per_query_forged", edit_inference_and_reseal(_forge_joules_per_query), "inference.energy",
+         "Offline: joules_per_query is 0.5; its energy over 1 queries makes null"),
     Case("throughput_edited", edit_inference_and_reseal(_double_offline_rate), "inference.throughput",
          "Offline: samples_per_s"),
     Case("detail_throughput_edited", detail_throughput_edited, "inference.throughput",

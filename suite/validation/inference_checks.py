@@ -16,6 +16,7 @@ from accelbench.judging.quality import compute_metric
 from accelbench.judging.verdict import meets_target
 from accelbench.results.models import AccuracyRun, InferenceRunResult, LoadGenLog, LoadGenSettings, ScenarioRun
 from accelbench.rules.schema import SCENARIO_HYPERPARAMETERS, BenchmarkRules
+from accelbench.validation.energy_checks import check_energy
 from accelbench.validation.files import SubmissionFiles
 from accelbench.validation.findings import Findings, shown
 
@@ -176,6 +177,17 @@ class _InferenceRun:
             self.error("inference.throughput", f"{run.scenario}: {run.queries} queries / {run.samples} samples recorded; "
                        f"the logs hold {shown(detail.get('result_query_count'))} / {traced.samples}")
         self.verdict(run, detail, texts["mlperf_log_summary.txt"], traced, path)
+        self.energy(run)
+
+    def energy(self, run: ScenarioRun) -> None:
+        """The scenario's energy holds by MLPerf Power's rules, and its joules per query follow from it."""
+        check_energy(run.energy, self.relative, self.findings)
+        expected = run.energy.joules / run.queries if run.energy.joules is not None and run.queries else None
+        same = (expected is None) == (run.joules_per_query is None) and (
+            expected is None or math.isclose(expected, run.joules_per_query, rel_tol=1e-9))  # type: ignore[arg-type]
+        if not same:
+            self.error("inference.energy", f"{run.scenario}: joules_per_query is {shown(run.joules_per_query)}; "
+                       f"its energy over {run.queries} queries makes {shown(expected)}")
 
     def verdict(self, run: ScenarioRun, detail: dict[str, object], summary: str, traced: loadgen_logs.Recomputed,
                 path: str) -> None:
