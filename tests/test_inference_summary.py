@@ -16,7 +16,7 @@ import pytest
 from test_summarize import scored_set
 
 from accelbench.errors import UserError
-from accelbench.judging.loadgen_logs import TracedSample, recompute
+from accelbench.judging.loadgen_logs import TracedSample, judged_latencies_ns, recompute
 from accelbench.report.inference_plots import latency_batch_figure, latency_cdf_figure
 from accelbench.report.inference_summary import (
     AccuracyGate,
@@ -25,7 +25,6 @@ from accelbench.report.inference_summary import (
     ScenarioResult,
     ScenarioRow,
     cdf_points,
-    judged_latencies_ns,
     scenario_rows,
 )
 from accelbench.report.summarize import SubmissionInfo, Summary, load_summary, traced_latencies_ns

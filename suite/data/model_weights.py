@@ -33,11 +33,11 @@ def train_weights(rules: BenchmarkRules, scale: Scale, data_dir: Path,
                   progress: Callable[[int, int], None] | None = None) -> Path:
     """Train the weights by the rules' recipe on the generated training split, and write them."""
     assert rules.inference is not None
+    from accelbench.data.datasets import data_module  # datasets calls this module: imported here, not above
+
     recipe = rules.inference.weights
-    family = importlib.import_module(f"accelbench.reference.{rules.family}")
-    data = importlib.import_module(f"{family.__name__}.data")
-    train_split = data.load(data_dir, ("train",))["train"]
-    weights = importlib.import_module(f"{family.__name__}.weights").train(
+    train_split = data_module(rules).load(data_dir, ("train",))["train"]
+    weights = importlib.import_module(f"accelbench.reference.{rules.family}.weights").train(
         train_split.inputs, train_split.targets, seed=recipe.seed, progress=progress,
         **recipe.parameters_for(scale),
     )

@@ -102,13 +102,22 @@ def percentile_key(percentile: float) -> str:
     return f"p{percentile * 100:g}"
 
 
-def recompute(scenario: str, percentile: float, samples: Sequence[TracedSample]) -> Recomputed:
-    """The run's latencies and throughput as LoadGen computes them, from its trace."""
-    sample_latency = np.sort(np.array([s.latency_ns for s in samples], dtype=np.int64))
+def judged_latencies_ns(scenario: str, samples: Sequence[TracedSample]) -> tuple[int, ...]:
+    """The latencies LoadGen's percentiles are taken over, sorted: per query for MultiStream (a
+    query is done when its slowest sample is), else per sample (a SingleStream or Server query
+    holds one sample; Offline's one query holds them all)."""
+    if scenario != "MultiStream":
+        return tuple(sorted(sample.latency_ns for sample in samples))
     per_query: dict[int, int] = {}
     for sample in samples:
         per_query[sample.query] = max(per_query.get(sample.query, 0), sample.latency_ns)
-    query_latency = np.sort(np.array(list(per_query.values()), dtype=np.int64))
+    return tuple(sorted(per_query.values()))
+
+
+def recompute(scenario: str, percentile: float, samples: Sequence[TracedSample]) -> Recomputed:
+    """The run's latencies and throughput as LoadGen computes them, from its trace."""
+    sample_latency = np.array(judged_latencies_ns("SingleStream", samples), dtype=np.int64)
+    query_latency = np.array(judged_latencies_ns("MultiStream", samples), dtype=np.int64)
     judged = query_latency if scenario == "MultiStream" else sample_latency
     count = len(judged)
     done_ns = max(s.issued_ns + s.latency_ns for s in samples) - min(s.issued_ns for s in samples)
@@ -121,7 +130,7 @@ def recompute(scenario: str, percentile: float, samples: Sequence[TracedSample])
     latencies = {"min": int(judged[0]), "mean": int(judged.sum() // count), "max": int(judged[-1])}
     latencies.update({percentile_key(p): int(judged[int(count * p)]) for p in REPORTED_PERCENTILES})
     return Recomputed(
-        queries=len(per_query), samples=len(sample_latency), latency_ns=int(judged[int(count * percentile)]),
+        queries=len(query_latency), samples=len(sample_latency), latency_ns=int(judged[int(count * percentile)]),
         latencies_ns=latencies, samples_per_s=float(samples_per_s), duration_s=done_ns / 1e9,
     )
 

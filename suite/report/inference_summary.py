@@ -15,25 +15,13 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from accelbench.judging.loadgen_logs import TracedSample, percentile_key
+from accelbench.judging.loadgen_logs import percentile_key
 from accelbench.results.models import LoadGenLog, ScenarioRun, SignedInferenceRunResult
 from accelbench.rules.schema import SCALES, SCENARIOS
 
 TRACE_FILE = "mlperf_log_trace.json"
 MAX_CDF_POINTS = 2000  # a CDF drawn from more points looks the same and makes a larger PNG
 BATCH_LATENCY_SCENARIOS = ("SingleStream", "MultiStream", "Offline")
-
-
-def judged_latencies_ns(scenario: str, samples: Sequence[TracedSample]) -> tuple[int, ...]:
-    """The latencies LoadGen's percentiles are taken over, sorted: per query for MultiStream (a
-    query is done when its slowest sample is), else per sample (a SingleStream or Server query
-    holds one sample; Offline's one query holds them all)."""
-    if scenario != "MultiStream":
-        return tuple(sorted(sample.latency_ns for sample in samples))
-    per_query: dict[int, int] = {}
-    for sample in samples:
-        per_query[sample.query] = max(per_query.get(sample.query, 0), sample.latency_ns)
-    return tuple(sorted(per_query.values()))
 
 
 def cdf_points(latencies_ns: Sequence[int], max_points: int = MAX_CDF_POINTS) -> tuple[list[float], list[float]]:

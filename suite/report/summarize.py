@@ -23,12 +23,11 @@ from pydantic import ValidationError
 from scipy import stats
 
 from accelbench.errors import UserError
-from accelbench.judging.loadgen_logs import LogError, parse_trace
+from accelbench.judging.loadgen_logs import LogError, judged_latencies_ns, parse_trace
 from accelbench.judging.verdict import meets_target
 from accelbench.report.inference_summary import (
     InferenceSetSummary,
     ScenarioRow,
-    judged_latencies_ns,
     scenario_rows,
     set_summary,
     trace_log,

@@ -52,7 +52,7 @@ def loadgen_settings(rules: BenchmarkRules, scale: Scale, scenario: Scenario, mo
     )
 
 
-def test_settings(settings: LoadGenSettings):
+def loadgen_test_settings(settings: LoadGenSettings):
     """LoadGen's TestSettings for our record of them."""
     import mlperf_loadgen as lg
 
@@ -143,7 +143,7 @@ def run_loadgen(system: SystemUnderTest, settings: LoadGenSettings, total_sample
     sut = lg.ConstructSUT(system.issue, system.flush)
     qsl = lg.ConstructQSL(total_samples, settings.performance_sample_count, system.load, system.unload)
     try:
-        lg.StartTestWithLogSettings(sut, qsl, test_settings(settings), log_settings)
+        lg.StartTestWithLogSettings(sut, qsl, loadgen_test_settings(settings), log_settings)
     finally:
         lg.DestroyQSL(qsl)
         lg.DestroySUT(sut)
