@@ -1,6 +1,6 @@
 """Offline throughput of lstm_inference's model: the PyTorch reference vs its TensorFlow/Keras peer, in one run.
 
-    pip install -r benchmarks/requirements-tf.txt   # tensorflow-cpu 2.21.0 (brings Keras 3)
+    pip install -e '.[tf]'   # TensorFlow 2.21 (brings Keras 3), TensorFlow Probability, tf-keras
     python benchmarks/bench_lstm_peer.py [--batch 256] [--repeats 7] [--threads N] [--seed 0] [--xla]
 
 Why: Graphcore's finance baseline ran this model in TensorFlow; before a number for our PyTorch
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         import tensorflow as tf
     except ImportError as error:
         sys.exit(f"bench_lstm_peer: tensorflow is not importable ({error}); install it with: "
-                 "pip install -r benchmarks/requirements-tf.txt")
+                 "pip install -e '.[tf]'")
     import keras
 
     # Before either framework starts its thread pools.

@@ -3,7 +3,7 @@
 # Needs uv (pip install uv) and PyPI; it resolves for the images' Python and platform, not this host's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-gpu=(uv pip compile pyproject.toml containers/requirements-gpu.in --extra gpu
+gpu=(uv pip compile pyproject.toml containers/requirements-gpu.in --extra gpu --extra sampling
      --python-version 3.12 --python-platform x86_64-manylinux_2_28 -o containers/requirements-gpu.lock)
 ipu=(uv pip compile pyproject.toml containers/requirements-ipu.in
      --python-version 3.10 --python-platform x86_64-manylinux_2_28

@@ -254,12 +254,22 @@ class CalibrationRecord(RuleModel):
         None, description="samples per optimizer step over all processes in the calibration runs: "
         "the reference convergence check compares only sets trained at this global batch"
     )
+    draws_to_target: list[int] = Field(
+        default_factory=list, description="a sampling workload's draws per chain to its bounds, per run"
+    )
     command: str = ""
     notes: str = ""
 
     @model_validator(mode="after")
     def _runs_match_lists(self) -> CalibrationRecord:
-        if self.status == "calibrated":
+        if self.status == "calibrated" and self.draws_to_target:  # a sampler's: draws, not epochs
+            for name in ("seeds", "draws_to_target", "time_to_target_s", "final_metric"):
+                if len(getattr(self, name)) != self.runs:
+                    raise ValueError(f"{name}: a calibrated record with runs={self.runs} needs {self.runs} "
+                                     f"{name}, got {len(getattr(self, name))}")
+            if self.runs == 0 or self.date is None:
+                raise ValueError("status: 'calibrated' needs runs > 0 and a date")
+        elif self.status == "calibrated":
             for name in ("seeds", "epochs_to_target", "time_to_target_s", "final_metric"):
                 if len(getattr(self, name)) != self.runs:
                     raise ValueError(
@@ -343,6 +353,48 @@ class InferenceRules(RuleModel):
         return self
 
 
+class PosteriorModelRules(RuleModel):
+    """The Bayesian model the sampler targets: a dense network x -> tanh(x W1 + b1) -> (. W2 + b2)
+    -> . w3 + b3 over the dataset's features (the seed's layout, 22 x 40 + 40 + 40 + 3 = 963
+    parameters), Normal(0, prior_scale) priors on every parameter and a Student-t likelihood."""
+
+    hidden_units: Annotated[int, Field(ge=1)]
+    prior_scale: Annotated[float, Field(gt=0)]
+    likelihood_df: Annotated[float, Field(gt=0)]
+    likelihood_scale: Annotated[float, Field(gt=0)]
+
+
+class SamplingRules(RuleModel):
+    """A sampling workload: the sampler's budget per scale and what the diagnostics are taken
+    over. Each chain runs `burn_in` steps (adapting its step size over the first
+    `adaptation_fraction` of them) and then at most `results_per_chain` kept draws, handed to the
+    harness in blocks of `block_draws`; after each block the harness computes the diagnostics
+    over every draw so far, and the run converges at the first block where they meet the
+    quality bounds and the held-out predictive quality meets its target."""
+
+    model: PosteriorModelRules
+    leapfrog_steps: dict[Scale, Annotated[int, Field(ge=1)]]
+    burn_in: dict[Scale, Annotated[int, Field(ge=1)]]
+    results_per_chain: dict[Scale, Annotated[int, Field(ge=4)]]
+    block_draws: dict[Scale, Annotated[int, Field(ge=1)]]
+    initial_scale: Annotated[float, Field(gt=0)] = Field(
+        description="every chain starts at its own Normal(0, initial_scale) draw of every parameter, from the run's seed"
+    )
+    initial_step_size: Annotated[float, Field(gt=0)]
+    target_accept_prob: Annotated[float, Field(gt=0, lt=1)]
+    adaptation_fraction: Annotated[float, Field(gt=0, le=1)]
+    probe_rows: Annotated[int, Field(ge=1)] = Field(
+        description="the first rows of the held-out split whose posterior predictive means are the diagnosed summaries"
+    )
+    tail_ess_probability: Annotated[float, Field(gt=0, lt=0.5)] = Field(
+        0.05, description="tail ESS is the smaller quantile ESS at this probability and 1 minus it"
+    )
+    summaries: str = Field(description="what R-hat and ESS are computed over, and why, in words")
+
+    def adaptation_steps(self, scale: Scale) -> int:
+        return max(1, int(self.burn_in[scale] * self.adaptation_fraction))
+
+
 class BenchmarkRules(RuleModel):
     """Everything that fixes one workload in one rule-set version."""
 
@@ -366,6 +418,7 @@ class BenchmarkRules(RuleModel):
     implementation: ImplementationRules | None = None
     scaling: ScalingRules | None = None
     inference: InferenceRules | None = Field(None, description="the LoadGen settings of an inference workload")
+    sampling: SamplingRules | None = Field(None, description="the sampler's budget of a sampling workload")
     throughput_units: dict[str, str] = Field(
         default_factory=dict,
         description=(
@@ -386,6 +439,8 @@ class BenchmarkRules(RuleModel):
     def _every_scale_is_complete(self) -> BenchmarkRules:
         if (self.kind == "inference") != (self.inference is not None):
             raise ValueError("inference: an inference workload needs an [inference] table, and only it")
+        if (self.kind == "sampling") != (self.sampling is not None):
+            raise ValueError("sampling: a sampling workload needs a [sampling] table, and only it")
         tables = {
             "dataset.splits": self.dataset.splits,
             "quality.target": self.quality.target,
@@ -403,6 +458,11 @@ class BenchmarkRules(RuleModel):
                 "inference.eval_targets_sha256": self.inference.eval_targets_sha256,
                 "inference.weights.sha256": self.inference.weights.sha256,
             })
+        if self.sampling is not None:
+            tables.update({f"sampling.{name}": getattr(self.sampling, name)
+                           for name in ("leapfrog_steps", "burn_in", "results_per_chain", "block_draws")})
+            if "chains" not in self.hyperparameters.reference:
+                raise ValueError("hyperparameters.reference: a sampling workload needs chains")
         for name, table in tables.items():
             missing = [scale for scale in SCALES if scale not in table]
             if missing:

@@ -51,7 +51,7 @@ def run(
     """Run WORKLOAD RUNS times (train to its target or the scaling rules' epochs; serve an
     inference workload under LoadGen), write signed results and print the score. Under
     torchrun/srun every process runs this same command."""
-    from accelbench.run.console import inference_table, summary_table
+    from accelbench.run.console import inference_table, sampling_table, summary_table
     from accelbench.run.plan import plan_benchmark
     from accelbench.run.runner import BenchmarkSet
 
@@ -70,7 +70,8 @@ def run(
         return
     score = bench.score() if plan.mode == "to_target" else None
     if plan.world.primary:
-        console.print(summary_table(bench.ordered_results(), score))
+        table = sampling_table if plan.rules.kind == "sampling" else summary_table
+        console.print(table(bench.ordered_results(), score))  # type: ignore[arg-type]
         say(f"results in {plan.results_dir}")
     if score is not None and not score.valid:
         raise typer.Exit(1)
@@ -180,6 +181,10 @@ def summarize(
     summary = load_summary(submissions, trusted_key_id or None)
     written = write_summary(summary, out)
     sys.stdout.write(markdown_table(summary))
+    if summary.sampling:
+        from accelbench.report.sampling_summary import sampling_tables
+
+        sys.stdout.write(sampling_tables(summary.sampling))
     say("wrote " + ", ".join(str(path) for path in written))
 
 

@@ -34,7 +34,7 @@ def suite_requirements(extras: tuple[str, ...]) -> list[Requirement]:
     return [Requirement(r) for r in listed]
 
 
-@pytest.mark.parametrize("vendor,extras", [("gpu", ("gpu",)), ("ipu", ())])
+@pytest.mark.parametrize("vendor,extras", [("gpu", ("gpu", "sampling")), ("ipu", ())])
 def test_the_lock_pins_every_suite_dependency_within_its_range(vendor, extras):
     locked = pins(vendor)
     environment = {"python_version": IMAGE_PYTHON[vendor], "sys_platform": "linux", "platform_system": "Linux"}

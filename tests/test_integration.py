@@ -23,6 +23,7 @@ RULES = load_rules("neuron_inverter")
 WORKLOADS = sorted(path.stem.removeprefix("test_") for path in (REPO / "suite").glob("test_*.py"))
 TRAINING = [workload for workload in WORKLOADS if load_rules(workload).kind == "train_to_target"]
 INFERENCE = [workload for workload in WORKLOADS if load_rules(workload).kind == "inference"]
+SAMPLING = [workload for workload in WORKLOADS if load_rules(workload).kind == "sampling"]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,9 @@ def test_suite_trains_to_target_and_reports(suite_run):
     assert result.returncode == 0, output
     runs = sum(load_rules(workload).runs.minimum["smoke"] + 1 for workload in TRAINING)  # the runs and the score
     runs += sum(load_rules(workload).runs.minimum["smoke"] for workload in INFERENCE)  # no score over runs
-    assert f"{runs} passed" in output
+    runs += sum(load_rules(workload).runs.minimum["smoke"] + 1 for workload in SAMPLING)  # the runs and the score
+    assert SAMPLING == ["mcmc_alpha"] and f"{runs} passed" in output
+    assert "effective samples/s" in output and "R-hat" in output and "olympic score (time to target)" in output
     assert "generating the neuron_inverter smoke dataset" in output
     assert output.count("generating the snn_bptt smoke dataset") == 1  # the variants share one dataset
     assert "run 1/3 epoch 1/15 | train loss" in output and "samples/s" in output
@@ -219,3 +222,24 @@ def test_calibration_record_from_the_runs(workspace, suite_run):
     assert record.status == "calibrated" and record.runs == 3 and record.seeds == [7, 8, 9]
     assert all(1 <= e <= RULES.quality.max_epochs["smoke"] for e in record.epochs_to_target)
     assert all(v <= RULES.quality.target["smoke"] for v in record.final_metric)
+
+def test_the_sampling_run_converges_and_its_draws_verify_and_validate(workspace, suite_run, tmp_path):
+    """`pytest suite` samples mcmc_alpha to its bounds; the run file pins its draws, and `accelbench
+    verify`, `package` and `validate` accept the set from the files alone."""
+    root, env, _ = workspace
+    _, neuron_directory = suite_run
+    directory = neuron_directory.parent.parent / "mcmc_alpha" / "smoke"
+    run = json.loads((directory / "run_1.json").read_text())
+    assert run["kind"] == "sampling" and run["quality"]["converged"], run["quality"]["stop_reason"]
+    assert (directory / run["draws"]["file"]).is_file() and (directory / run["heldout"]["file"]).is_file()
+    assert json.loads((directory / "score.json").read_text())["valid"]
+    verified = run_command(["accelbench", "verify", str(directory / "run_1.json")], env, root)
+    assert verified.returncode == 0 and "draws run_1.draws.nc" in verified.stdout, verified.stdout + verified.stderr
+    system = tmp_path / "cpu.json"
+    system.write_text(run_command(["accelbench", "system", "describe", "--submitter", "accelbench tests"],
+                                  env, root).stdout)
+    packaged = run_command(["accelbench", "package", str(directory), "--system", str(system),
+                            "--out", str(tmp_path / "submission"), "--key", str(workspace[2])], env, root)
+    assert packaged.returncode == 0, packaged.stdout + packaged.stderr
+    validated = run_command(["accelbench", "validate", str(tmp_path / "submission")], env, root)
+    assert validated.returncode == 0 and "VALID" in validated.stdout, validated.stdout + validated.stderr

@@ -1,6 +1,5 @@
 """Rule files load into the schema; malformed ones fail with file, field and reason."""
 
-import copy
 import sys
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from hypothesis import strategies as st
 
 from accelbench.errors import UserError
 from accelbench.rules.loader import available_workloads, load_rules, load_rules_file, rules_path
-from accelbench.rules.schema import SCALES, BenchmarkRules
+from accelbench.rules.schema import SCALES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -160,19 +159,6 @@ def test_invalid_toml_is_one_line(tmp_path):
 def test_unknown_workload_lists_known_ones():
     with pytest.raises(UserError, match="known workloads are .*neuron_inverter"):
         load_rules("no_such_workload")
-
-
-def test_schema_fits_a_sampling_workload():
-    """The sampling kind in DESIGN.md fits the same schema (inference has its own table: test_inference_rules)."""
-    data = reference_data()
-    sampling = copy.deepcopy(data)
-    sampling.update(workload="mcmc_alpha", kind="sampling", title="HMC alpha estimation")
-    sampling["quality"].update(
-        metric="max_rhat", direction="at_most", target={"smoke": 1.1, "small": 1.05, "full": 1.01},
-        bounds=[{"metric": "min_ess", "direction": "at_least",
-                 "value": {"smoke": 50.0, "small": 200.0, "full": 400.0}}],
-    )
-    assert isinstance(BenchmarkRules.model_validate(sampling), BenchmarkRules)
 
 
 def test_constraints_judge_values():

@@ -44,8 +44,8 @@ def test_both_runs_train_the_rules_epochs(study):
         output = outcome.stdout + outcome.stderr
         assert outcome.returncode == 0, output
         # the run; neither the time-to-train score nor the workloads without a scaling study run
-        assert "1 passed, 6 deselected" in output
-        assert ("lstm_inference, snn_bptt_dense, snn_bptt_sparse define(s) no weak-scaling study; deselected"
+        assert "1 passed, 8 deselected" in output
+        assert ("lstm_inference, mcmc_alpha, snn_bptt_dense, snn_bptt_sparse define(s) no weak-scaling study; deselected"
                 in output)
         assert "not scored (fixed epochs)" in output
     assert "on cpu x2 processes" in pair.stdout

@@ -14,7 +14,10 @@ END = "<!-- /rules:{workload} -->"
 def calibration_summary(rules: BenchmarkRules, scale: str) -> str:
     record = rules.calibration[scale]  # type: ignore[index]
     if record.status != "calibrated":
-        return f"uncalibrated: {record.notes}"
+        return f"uncalibrated: {record.notes}" if record.notes else "uncalibrated"
+    if record.draws_to_target:
+        draws = ", ".join(str(d) for d in record.draws_to_target)
+        return f"{record.runs} runs on {record.device}, {record.date}: draws per chain to target {draws}"
     epochs = ", ".join(str(e) for e in record.epochs_to_target)
     return (f"{record.runs} runs on {record.device}, {record.date}, global batch {record.global_batch_size}: "
             f"epochs to target {epochs}")
@@ -40,6 +43,8 @@ def markdown(rules: BenchmarkRules) -> str:
     ]
     if rules.inference is not None:
         return "\n".join(lines + _inference(rules) + _hyperparameters(rules)) + "\n"
+    if rules.sampling is not None:
+        return "\n".join(lines + _sampling(rules) + _hyperparameters(rules)) + "\n"
     lines += [
         f"| scale | train / val / test | target {quality.metric} on {quality.split} "
         f"({quality.direction.replace('_', ' ')}) | max epochs | min runs | calibration |",
@@ -72,12 +77,7 @@ def markdown(rules: BenchmarkRules) -> str:
         + ", ".join(f"{d} {'allowed' if ok else 'not allowed'}" for d, ok in quality.pseudo_validation.items())
         + ".",
     ]
-    if rules.implementation is not None:
-        lines += [
-            "",
-            "Closed division, allowed: " + "; ".join(rules.implementation.closed_allows) + ".",
-            "Closed division, forbidden: " + "; ".join(rules.implementation.closed_forbids) + ".",
-        ]
+    lines += _implementation(rules)
     if rules.scaling is not None:
         lines.append(
             "Weak scaling (`--mode=fixed_epochs`): "
@@ -125,13 +125,54 @@ def _inference(rules: BenchmarkRules) -> list[str]:
         f"Timed (by LoadGen): {'; '.join(rules.timing.timed)}. Untimed: {'; '.join(rules.timing.untimed)}. "
         "Init budget: " + ", ".join(f"{d} {s:g} s" for d, s in rules.timing.init_budget_s.items()) + ".",
     ]
-    if rules.implementation is not None:
-        lines += [
-            "",
-            "Closed division, allowed: " + "; ".join(rules.implementation.closed_allows) + ".",
-            "Closed division, forbidden: " + "; ".join(rules.implementation.closed_forbids) + ".",
-        ]
+    lines += _implementation(rules)
     return lines
+
+
+def _sampling(rules: BenchmarkRules) -> list[str]:
+    """A sampling workload's model, its sampler's budget per scale and its diagnostics' bounds."""
+    assert rules.sampling is not None
+    s, quality = rules.sampling, rules.quality
+    bounds = {bound.metric: bound for bound in quality.bounds}
+    names = list(bounds)
+    lines = [
+        (f"Model: {s.model.hidden_units} tanh units, Normal(0, {s.model.prior_scale:g}) priors, Student-t likelihood "
+         f"(df {s.model.likelihood_df:g}, scale {s.model.likelihood_scale:g}). HMC with step-size adaptation over the "
+         f"first {s.adaptation_fraction:g} of the burn-in towards acceptance {s.target_accept_prob:g}, from step "
+         f"{s.initial_step_size:g}; each chain starts at its own Normal(0, {s.initial_scale:g}) draw."),
+        "",
+        f"| scale | train / {quality.split} | leapfrog steps | burn-in | max draws per chain (blocks of) | "
+        + " | ".join(f"{name} ({bounds[name].direction.replace('_', ' ')})" for name in names)
+        + f" | target {quality.metric} ({quality.direction.replace('_', ' ')}) | min runs | calibration |",
+        "|---|---|---|---|---|" + "---|" * len(names) + "---|---|---|",
+    ]
+    for scale, splits in rules.dataset.splits.items():
+        lines.append(
+            f"| {scale} | {' / '.join(f'{n:,}' for n in splits.values())} | {s.leapfrog_steps[scale]} | "  # type: ignore[index]
+            f"{s.burn_in[scale]} | {s.results_per_chain[scale]} ({s.block_draws[scale]}) | "  # type: ignore[index]
+            + " | ".join(f"{bounds[name].value[scale]:g}" for name in names)  # type: ignore[index]
+            + f" | {quality.target[scale]:g} | {rules.runs.minimum[scale]} | {calibration_summary(rules, scale)} |"  # type: ignore[index]
+        )
+    lines += [
+        "",
+        (f"Diagnosed: {s.summaries}; tail ESS at probabilities {s.tail_ess_probability:g} and "
+         f"{1 - s.tail_ess_probability:g}."),
+        "",
+        f"{rules.runs.aggregation.capitalize()} score of the time to target, at most {rules.runs.max_non_converged} "
+        "non-converged run(s). Init budget: "
+        + ", ".join(f"{d} {t:g} s" for d, t in rules.timing.init_budget_s.items()) + ".",
+        f"Timed: {'; '.join(rules.timing.timed)}. Untimed: {'; '.join(rules.timing.untimed)}.",
+    ]
+    lines += _implementation(rules)
+    return lines
+
+
+def _implementation(rules: BenchmarkRules) -> list[str]:
+    """What the closed division allows and forbids, where the rules say."""
+    if rules.implementation is None:
+        return []
+    return ["", "Closed division, allowed: " + "; ".join(rules.implementation.closed_allows) + ".",
+            "Closed division, forbidden: " + "; ".join(rules.implementation.closed_forbids) + "."]
 
 
 def _hyperparameters(rules: BenchmarkRules) -> list[str]:

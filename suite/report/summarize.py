@@ -4,9 +4,10 @@ MLPerf's result summarizer gives one row per system and benchmark with the olymp
 one also says how far that mean can be trusted (a 95% Student-t interval over the kept runs),
 what quality the runs ended at, the energy over the same kept runs, and the throughput, and
 draws every run. Inference sets (LoadGen runs, no score) get rows of their own, one per
-scenario (`inference_summary`). Every run file and score is read through `verify_file`, every
-manifest through its signature; whatever does not verify is refused in one line. The arithmetic
-works on small dataclasses, so it is tested without files.
+scenario (`inference_summary`); sampling sets a diagnostics table each, with figures drawn from
+their draws (`sampling_summary`, `sampling_plots`). Every run file and score is read through
+`verify_file`, every manifest through its signature; whatever does not verify is refused in one
+line. The arithmetic works on small dataclasses, so it is tested without files.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from scipy import stats
 from accelbench.errors import UserError
 from accelbench.judging.loadgen_logs import LogError, judged_latencies_ns, parse_trace
 from accelbench.judging.verdict import meets_target
+from accelbench.report import sampling_summary
 from accelbench.report.inference_summary import (
     InferenceSetSummary,
     ScenarioRow,
@@ -32,16 +34,20 @@ from accelbench.report.inference_summary import (
     set_summary,
     trace_log,
 )
+from accelbench.report.sampling_plots import sampling_images
+from accelbench.report.sampling_summary import SamplingSetSummary
 from accelbench.report.summary_html import render_html
 from accelbench.report.summary_plots import report_images
 from accelbench.report.summary_tables import SCALING_POINTER, render_csv, render_inference_csv, render_markdown
 from accelbench.results import layout
+from accelbench.results.draws import Draws, read_draws
 from accelbench.results.files import write_outputs
 from accelbench.results.models import (
     AnySignedRun,
     CurvePoint,
     SignedBenchmarkScore,
     SignedInferenceRunResult,
+    SignedSamplingRunResult,
     SignedTrainingRunResult,
 )
 from accelbench.rules.loader import describe_validation_error
@@ -221,6 +227,7 @@ class Summary:
     submissions: tuple[SubmissionInfo, ...]
     sets: tuple[SetSummary, ...]  # training sets
     inference: tuple[InferenceSetSummary, ...] = ()
+    sampling: tuple[SamplingSetSummary, ...] = ()
 
     @property
     def inference_rows(self) -> tuple[ScenarioRow, ...]:
@@ -346,36 +353,76 @@ def read_inference_set(
     ])
 
 
+def read_set_score(
+    tree: Path, result_set: ResultSet, trusted_key_ids: Collection[str] | None
+) -> tuple[Verdict | None, set[str]]:
+    """The set's verified score and the runs it dropped, after checking it scores exactly the
+    runs the manifest lists; (None, no runs) for a set without a score."""
+    if result_set.score is None:
+        return None, set()
+    names = [Path(run).name for run in result_set.runs]
+    score_path = tree / result_set.score
+    score = read_verified_score(score_path, trusted_key_ids)
+    scored = sorted(run.file for run in score.runs)
+    if scored != sorted(names):
+        raise refusal(score_path, f"it scores {', '.join(scored)} but the manifest lists "
+                      f"{', '.join(names)}")
+    return Verdict(score.score_s, score.valid, score.reason), set(score.dropped)
+
+
+def verified_draws(run_path: Path, result: SignedSamplingRunResult) -> Draws:
+    """A sampling run's draws, read from a file that matches the hash the verified run records
+    (so draws swapped after `verify_file` are caught too)."""
+    path = run_path.parent / result.draws.file
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as err:
+        raise refusal(path, f"unreadable ({err.strerror})") from None
+    if digest != result.draws.sha256:
+        raise refusal(path, f"it no longer matches the sha256 recorded in {run_path}")
+    try:
+        return read_draws(path)
+    except UserError as err:
+        raise refusal(path, err) from None
+
+
+def read_sampling_set(
+    tree: Path, manifest: SignedSubmissionManifest, result_set: ResultSet,
+    runs: Sequence[SignedSamplingRunResult], trusted_key_ids: Collection[str] | None,
+) -> SamplingSetSummary:
+    """One sampling set's verified runs, their draws and its score, if it has one."""
+    verdict, dropped = read_set_score(tree, result_set, trusted_key_ids)
+    paths = [tree / run for run in result_set.runs]
+    return sampling_summary.set_summary(manifest.submitter, [
+        (path.name, run, verified_draws(path, run)) for path, run in zip(paths, runs)
+    ], verdict, dropped)
+
+
 def read_result_set(
     tree: Path, manifest: SignedSubmissionManifest, result_set: ResultSet,
     trusted_key_ids: Collection[str] | None,
-) -> SetSummary | InferenceSetSummary:
-    """One set's verified runs and score, reduced to its row (or, for inference, its rows)."""
+) -> SetSummary | InferenceSetSummary | SamplingSetSummary:
+    """One set's verified runs and score, reduced to its row (or, for inference, its rows; for
+    sampling, its table)."""
     manifest_path = tree / MANIFEST
     if not result_set.runs:
         raise refusal(manifest_path, f"result set {result_set.directory} lists no runs")
     signed = [read_verified_run(tree / run, trusted_key_ids) for run in result_set.runs]
     inference = [run for run in signed if isinstance(run, SignedInferenceRunResult)]
+    sampling = [run for run in signed if isinstance(run, SignedSamplingRunResult)]
     runs = [run for run in signed if isinstance(run, SignedTrainingRunResult)]
-    if inference and runs:
-        raise refusal(manifest_path, f"result set {result_set.directory} mixes training and inference runs")
+    if len({run.kind for run in signed}) > 1:
+        raise refusal(manifest_path, f"result set {result_set.directory} mixes training, inference or sampling runs")
     if inference:
         return read_inference_set(tree, manifest, result_set, inference)
+    if sampling:
+        return read_sampling_set(tree, manifest, result_set, sampling, trusted_key_ids)
     names = [Path(run).name for run in result_set.runs]
     first = runs[0]
     if (result_set.score is None) != (first.mode == "fixed_epochs"):
         raise refusal(manifest_path, f"result set {result_set.directory} holds {first.mode} runs "
                       f"but {'no' if result_set.score is None else 'a'} score")
-    verdict, dropped = None, set()
-    if result_set.score is not None:
-        score_path = tree / result_set.score
-        score = read_verified_score(score_path, trusted_key_ids)
-        scored = sorted(run.file for run in score.runs)
-        if scored != sorted(names):
-            raise refusal(score_path, f"it scores {', '.join(scored)} but the manifest lists "
-                          f"{', '.join(names)}")
-        verdict = Verdict(score.score_s, score.valid, score.reason)
-        dropped = set(score.dropped)
+    verdict, dropped = read_set_score(tree, result_set, trusted_key_ids)
     return SetSummary(
         submitter=manifest.submitter,
         division=first.division,
@@ -398,7 +445,7 @@ def load_summary(trees: Sequence[Path], trusted_key_ids: Collection[str] | None 
     """Verify every listed file of every submission tree and reduce each result set to a row."""
     if not trees:
         raise UserError("no submissions given: pass submission directories written by `accelbench package`")
-    submissions, sets, inference = [], [], []
+    submissions, sets, inference, sampling = [], [], [], []
     for tree in trees:
         manifest = read_manifest(tree, trusted_key_ids)
         submissions.append(SubmissionInfo(
@@ -408,10 +455,15 @@ def load_summary(trees: Sequence[Path], trusted_key_ids: Collection[str] | None 
         ))
         for result_set in manifest.result_sets:
             read = read_result_set(tree, manifest, result_set, trusted_key_ids)
-            (inference if isinstance(read, InferenceSetSummary) else sets).append(read)
-    if not sets and not inference:
+            if isinstance(read, InferenceSetSummary):
+                inference.append(read)
+            elif isinstance(read, SamplingSetSummary):
+                sampling.append(read)
+            else:
+                sets.append(read)
+    if not sets and not inference and not sampling:
         raise UserError(f"{', '.join(map(str, trees))}: no result sets listed: nothing to summarize")
-    return Summary(tuple(submissions), table_order(sets), tuple(inference))
+    return Summary(tuple(submissions), table_order(sets), tuple(inference), sampling_summary.set_order(sampling))
 
 
 # --- the files -----------------------------------------------------------------------------------
@@ -419,13 +471,19 @@ def load_summary(trees: Sequence[Path], trusted_key_ids: Collection[str] | None 
 
 def write_summary(summary: Summary, out_dir: Path) -> list[Path]:
     """Write summary.md, summary.html, the PNGs and a CSV per kind of set there is (summary.csv for
-    training, summary_inference.csv for inference) into `out_dir`; return their paths."""
+    training, summary_inference.csv for inference, summary_sampling.csv for sampling) into
+    `out_dir`; return their paths."""
     images = report_images(summary)
-    outputs = {out_dir / image.file: image.png for image in images.all}
-    outputs[out_dir / "summary.md"] = render_markdown(summary, images).encode("utf-8")
+    sampling = sampling_images(summary.sampling)
+    outputs = {out_dir / image.file: image.png for image in (*images.all, *(i for s in sampling for i in s.all))}
+    outputs[out_dir / "summary.md"] = sampling_summary.with_sampling_markdown(
+        render_markdown(summary, images), summary.sampling, sampling).encode("utf-8")
     if summary.sets:
         outputs[out_dir / "summary.csv"] = render_csv(summary).encode("utf-8")
     if summary.inference:
         outputs[out_dir / "summary_inference.csv"] = render_inference_csv(summary).encode("utf-8")
-    outputs[out_dir / "summary.html"] = render_html(summary, images).encode("utf-8")
+    if summary.sampling:
+        outputs[out_dir / "summary_sampling.csv"] = sampling_summary.render_csv(summary.sampling).encode("utf-8")
+    outputs[out_dir / "summary.html"] = sampling_summary.with_sampling_html(
+        render_html(summary, images), summary.sampling, sampling).encode("utf-8")
     return write_outputs(outputs, out_dir, "summary")

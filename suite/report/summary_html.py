@@ -104,7 +104,7 @@ def render_html(summary: Summary, images: ReportImages) -> str:
         "<title>accelbench summary</title>",
         f"<style>{STYLE}</style></head><body>",
         "<h1>accelbench summary</h1>",
-        (f"<p>{len(summary.sets) + len(summary.inference)} result set(s) from {len(summary.submissions)} "
+        (f"<p>{len(summary.sets) + len(summary.inference) + len(summary.sampling)} result set(s) from {len(summary.submissions)} "
          "submission(s); every run file and score verified (signature, layout, schema, log hash):</p>"),
         _submissions(summary),
     ]

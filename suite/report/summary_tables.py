@@ -229,7 +229,7 @@ def render_markdown(summary: Summary, images: ReportImages) -> str:
     lines = [
         "# accelbench summary",
         "",
-        (f"{len(summary.sets) + len(summary.inference)} result set(s) from {len(summary.submissions)} "
+        (f"{len(summary.sets) + len(summary.inference) + len(summary.sampling)} result set(s) from {len(summary.submissions)} "
          "submission(s); every run file and score verified (signature, layout, schema, log hash):"),
         "",
     ]

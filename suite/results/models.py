@@ -283,16 +283,122 @@ class SignedInferenceRunResult(InferenceRunResult):
     signature: SignatureBlock
 
 
-AnySignedRun = Union[SignedTrainingRunResult, SignedInferenceRunResult]
+class HeldOutFile(ResultModel):
+    """The held-out split the predictive score is computed on, saved beside the run (.npz, its arrays
+    named as in the dataset), so the validator can score the draws from the files alone; its content
+    hash is the dataset's hash of that split."""
+
+    file: str
+    sha256: str = Field(description="of the file's bytes")
+    content_sha256: str = Field(description="of its arrays, as the dataset manifest hashes the split")
+
+
+class DrawsFile(ResultModel):
+    """The run's draws beside its result (NetCDF through ArviZ), pinned by its hash."""
+
+    file: str = Field(description="relative to the run file's directory, e.g. run_1.draws.nc")
+    sha256: str
+    chains: int
+    draws_per_chain: int
+    parameters: int
+
+
+class DiagnosticsPoint(ResultModel):
+    """The diagnostics after one block of draws, when the harness checked them."""
+
+    draws_per_chain: int
+    elapsed_s: float = Field(description="since the timed region started (burn-in included)")
+    rhat: float | None
+    ess_bulk: float | None
+    ess_tail: float | None
+    predictive: float | None = Field(description="the predictive score, computed only once the bounds held")
+
+
+class SamplingTiming(ResultModel):
+    clock: Literal["time.perf_counter"] = "time.perf_counter"
+    init_s: float
+    init_budget_s: float
+    burn_in_s: float
+    run_s: float = Field(description="burn-in and every block of draws, with the diagnostics between")
+    time_to_train_s: float = Field(
+        description="time to the target (the diagnostics' bounds and the predictive score met): run_s plus any "
+        "init time beyond the budget; named as training results name it, so one olympic score ranks both"
+    )
+
+
+class SamplingQuality(ResultModel):
+    """The held-out predictive score and the diagnostics the run ended with."""
+
+    metric: str
+    split: str
+    direction: Direction
+    target: float
+    achieved: float | None = Field(description="the predictive score over every kept draw, at the end")
+    converged: bool
+    stop_reason: str
+    measurements: dict[str, float | None] = Field(description="rhat, ess_bulk and ess_tail over every kept draw")
+    summaries: str = Field(description="what the diagnostics are computed over")
+    curve: list[DiagnosticsPoint]
+    max_draws_per_chain: int
+
+
+class SamplerRecord(ResultModel):
+    """What the chains did: the rules' settings, and per chain the adapted step size and acceptance."""
+
+    chains: int
+    leapfrog_steps: int
+    burn_in: int
+    adaptation_steps: int
+    initial_state_sha256: str = Field(description="of the (chains, parameters) float32 start the harness drew")
+    step_size: list[float]
+    burn_in_acceptance: list[float]
+    acceptance: list[float] = Field(description="fraction of kept draws whose proposal was accepted, per chain")
+    session: dict[str, HyperparameterValue] = Field(default_factory=dict)
+
+
+class SamplingEfficiency(ResultModel):
+    """Effective samples (the bulk ESS over the run's draws) per second and per joule."""
+
+    ess_per_s: float | None
+    s_per_effective_sample: float | None
+    j_per_effective_sample: float | None = Field(description="where a meter exists")
+
+
+class SamplingRunResult(RunResultBase):
+    """A sampling run: its draws (the record, beside it), the diagnostics and the predictive score."""
+
+    kind: Literal["sampling"] = "sampling"
+    timing: SamplingTiming
+    quality: SamplingQuality
+    sampler: SamplerRecord
+    efficiency: SamplingEfficiency
+    draws: DrawsFile
+    heldout: HeldOutFile
+
+    def files(self) -> list[tuple[str, str]]:
+        """(file, sha256) of everything the run wrote beside its result."""
+        return [(self.draws.file, self.draws.sha256), (self.heldout.file, self.heldout.sha256)]
+
+
+class SignedSamplingRunResult(SamplingRunResult):
+    signature: SignatureBlock
+
+
+AnySignedRun = Union[SignedTrainingRunResult, SignedInferenceRunResult, SignedSamplingRunResult]
+SIGNED_RUN_MODELS: dict[str, type[BaseModel]] = {
+    "train_to_target": SignedTrainingRunResult,
+    "inference": SignedInferenceRunResult,
+    "sampling": SignedSamplingRunResult,
+}
 
 
 def parse_signed_run(document: object) -> AnySignedRun:
     """A signed run result of the kind its `kind` names (a pydantic ValidationError, located
-    as in that kind's model, if it does not hold; a document without an inference kind is read
-    as a training result)."""
-    if isinstance(document, dict) and document.get("kind") == "inference":
-        return SignedInferenceRunResult.model_validate(document)
-    return SignedTrainingRunResult.model_validate(document)
+    as in that kind's model, if it does not hold; a document of no known kind is read as a
+    training result)."""
+    kind = document.get("kind") if isinstance(document, dict) else None
+    model = SIGNED_RUN_MODELS.get(kind, SignedTrainingRunResult)  # type: ignore[arg-type]
+    return model.model_validate(document)  # type: ignore[return-value]
 
 
 class ScoredRun(ResultModel):

@@ -1,6 +1,6 @@
 """The one-screen summary of a set of runs: a row per run, then the olympic score (none for
 fixed-epoch runs, which `accelbench scaling` compares instead); for an inference set, a row per
-LoadGen run."""
+LoadGen run; for a sampling set, a row per run with its diagnostics and effective samples."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from accelbench.results.models import AnySignedRun, SignedBenchmarkScore, SignedInferenceRunResult, SignedTrainingRunResult
+from accelbench.results.models import (
+    AnySignedRun,
+    SignedBenchmarkScore,
+    SignedInferenceRunResult,
+    SignedSamplingRunResult,
+    SignedTrainingRunResult,
+)
 from accelbench.rules.loader import load_rules
 
 
@@ -65,6 +71,45 @@ def _shown(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.4f}"
 
 
+def sampling_table(results: Sequence[SignedSamplingRunResult], score: SignedBenchmarkScore | None) -> Table:
+    """A row for each sampling run: draws, diagnostics, predictive score, time and ESS rates."""
+    first = results[0]
+    table = Table(title=f"{first.workload} ({first.scale}, {first.division}) on {first.system.name}, "
+                        f"{first.sampler.chains} chains x {first.sampler.leapfrog_steps} leapfrog steps",
+                  title_justify="left")
+    columns = ("run", "seed", "converged", "draws/chain", "R-hat", "ESS bulk", "ESS tail",
+               f"val {first.quality.metric.replace('_', ' ')}", "target", "time to target [s]", "ESS/s",
+               "s/ESS", "J/ESS", "init [s]")
+    for column in columns:
+        table.add_column(escape(column), justify="left" if column == "run" else "right")
+    dropped = set(score.dropped) if score is not None else set()
+    for result in results:
+        quality, measured, rate = result.quality, result.quality.measurements, result.efficiency
+        name = f"run_{result.run_index}.json"
+        table.add_row(
+            f"{result.run_index}" + (" (dropped)" if name in dropped else ""), str(result.seed),
+            "yes" if quality.converged else "NO", f"{result.draws.draws_per_chain}/{quality.max_draws_per_chain}",
+            _shown(measured.get("rhat")), _count(measured.get("ess_bulk")), _count(measured.get("ess_tail")),
+            _shown(quality.achieved), f"{quality.target:g}", f"{result.timing.time_to_train_s:.1f}",
+            _count(rate.ess_per_s, 2), _count(rate.s_per_effective_sample, 3), _count(rate.j_per_effective_sample, 3),
+            f"{result.timing.init_s:.2f}",
+        )
+    energy = first.energy
+    metered = f"energy: {energy.meter}" if energy.available else f"energy: not measured ({energy.reason})"
+    if score is None:
+        table.caption = f"not scored yet; {metered}"
+    else:
+        verdict = "valid" if score.valid else f"NOT VALID: {score.reason}"
+        value = "n/a" if score.score_s is None else f"{score.score_s:.1f} s"
+        table.caption = f"olympic score (time to target): {value} ({verdict}); {metered}"
+    table.caption_justify = "left"
+    return table
+
+
+def _count(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
 def inference_table(results: Sequence[SignedInferenceRunResult]) -> Table:
     """A row for each run's accuracy run and each of its LoadGen performance runs."""
     first = results[0]
@@ -95,6 +140,12 @@ def render(results: Sequence[AnySignedRun], score: SignedBenchmarkScore | None, 
     """The table as plain text, for terminals that rich does not drive (pytest's reporter)."""
     buffer = io.StringIO()
     inference = [r for r in results if isinstance(r, SignedInferenceRunResult)]
-    table = inference_table(inference) if inference else summary_table(results, score)  # type: ignore[arg-type]
+    sampling = [r for r in results if isinstance(r, SignedSamplingRunResult)]
+    if inference:
+        table = inference_table(inference)
+    elif sampling:
+        table = sampling_table(sampling, score)
+    else:
+        table = summary_table(results, score)  # type: ignore[arg-type]
     Console(file=buffer, width=width, force_terminal=False).print(table)
     return buffer.getvalue()

@@ -2,7 +2,7 @@
 log, the energy sampler over the timed region, the page cache cleared before a run, and the
 result assembled, signed and written.
 
-A kind's loop (`accelbench.run.training` for train-to-target; inference and sampling to come)
+A kind's loop (`accelbench.run.training`, `accelbench.run.inference`, `accelbench.run.sampling`)
 drives its session inside `TimedRegion` with a `HarnessClock` and hands back its own parts of
 the result (`KindRecord`); `record_run` puts them together with what every result holds. The
 harness owns the clock: a session is never given it, and its device is synchronized before
@@ -38,6 +38,7 @@ from accelbench.results.models import (
     Provenance,
     ResultModel,
     RunResultBase,
+    SamplingRunResult,
     SystemRecord,
     TrainingRunResult,
 )
@@ -102,6 +103,7 @@ class KindRecord:
 RESULT_MODELS: dict[str, type[RunResultBase]] = {
     "train_to_target": TrainingRunResult,
     "inference": InferenceRunResult,
+    "sampling": SamplingRunResult,
 }
 
 

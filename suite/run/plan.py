@@ -86,6 +86,9 @@ def plan_benchmark(
     if rules.kind == "inference" and world.size > 1:
         raise UserError(f"{workload} is an inference workload, served by one process under LoadGen: run it "
                         "without torchrun/srun/poprun")
+    if rules.kind == "sampling" and world.size > 1:
+        raise UserError(f"{workload} is a sampling workload: one process runs every chain (one device, or one "
+                        "chain per IPU inside it); run it without torchrun/srun/poprun")
     if mode == "fixed_epochs" and rules.scaling is None:
         raise UserError(f"{workload} has no [scaling] rules, so no fixed-epoch mode: use --mode=to_target")
     harness_for(rules, scale, mode)  # type: ignore[arg-type]  # the kind has a loop here

@@ -39,8 +39,10 @@ from accelbench.results.models import (
     ScoredRun,
     SignedBenchmarkScore,
     SignedInferenceRunResult,
+    SignedSamplingRunResult,
     parse_signed_run,
 )
+from accelbench.results.draws import draws_file_name
 from accelbench.run import distributed
 from accelbench.run.devices import Device
 from accelbench.run.events import EventLog, NullLog
@@ -59,6 +61,7 @@ from accelbench.run.inference import InferenceHarness
 from accelbench.run.kinds import harness_for
 from accelbench.run.plan import BenchmarkPlan
 from accelbench.run.preparation import PreparedData, prepare_data
+from accelbench.run.sampling import SamplingHarness
 from accelbench.run.training import TrainingHarness
 from accelbench.run.world import World
 from accelbench.trust.keys import load_or_create_key
@@ -98,7 +101,10 @@ def verdict(result: AnySignedRun) -> str:
         record = result.inference
         return f"{'valid' if record.valid else 'NOT valid'} ({record.reason})"
     quality = result.quality
-    return f"{'converged' if quality.converged else 'NOT converged'} ({quality.stop_reason})"
+    verdict = f"{'converged' if quality.converged else 'NOT converged'} ({quality.stop_reason})"
+    if isinstance(result, SignedSamplingRunResult) and result.efficiency.ess_per_s is not None:
+        verdict += f"; {result.efficiency.ess_per_s:.2f} effective samples/s"
+    return verdict
 
 
 def _silent(line: str) -> None:
@@ -175,6 +181,8 @@ class BenchmarkSet:
         harness = harness_for(rules, plan.scale, plan.mode)
         if isinstance(harness, InferenceHarness):
             record, cache_clear, log_path = self._serve(harness, context, data, index, on_progress)
+        elif isinstance(harness, SamplingHarness):
+            record, cache_clear, log_path = self._sample(harness, context, data, index, on_progress)
         else:
             record, cache_clear, log_path = self._train(harness, context, data, index, on_progress)
         energy = combined_energy(plan, started.provenance.hostname_sha256[:16], record.energy, started.meter)
@@ -208,6 +216,16 @@ class BenchmarkSet:
         cache_clear = clear_page_cache(NullLog(), plan.world)
         record = harness.run(plan.implementation, context, data, plan.results_dir / f"run_{index}.loadgen",
                              on_progress=on_progress, new_sampler=lambda: new_sampler(meter))
+        return record, cache_clear, None
+
+    def _sample(self, harness: SamplingHarness, context: RunContext, data: PreparedData, index: int,
+                on_progress: Callable) -> tuple[KindRecord, CacheClear, None]:
+        """A sampling run: its draws beside the run file are its record, so no MLLOG file."""
+        plan = self.plan
+        cache_clear = clear_page_cache(NullLog(), plan.world)
+        sampler = new_sampler(self.started.meter)
+        record = harness.run(plan.implementation, context, data, plan.results_dir / draws_file_name(index),
+                             on_progress=on_progress, sampler=sampler if isinstance(sampler, EnergySampler) else None)
         return record, cache_clear, None
 
     def ordered_results(self) -> list[AnySignedRun]:

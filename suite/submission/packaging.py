@@ -24,7 +24,12 @@ from accelbench import __version__
 from accelbench.errors import UserError
 from accelbench.results.files import write_bytes_atomic, write_json_atomic
 from accelbench.results.layout import SCORE_FILE, read_verified, read_verified_run, run_files, set_path
-from accelbench.results.models import AnySignedRun, SignedBenchmarkScore, SignedInferenceRunResult
+from accelbench.results.models import (
+    AnySignedRun,
+    SignedBenchmarkScore,
+    SignedInferenceRunResult,
+    SignedSamplingRunResult,
+)
 from accelbench.results.provenance import tree_sha256
 from accelbench.rules.loader import describe_validation_error
 from accelbench.submission.layout import (
@@ -75,9 +80,12 @@ def _read_set(directory: Path) -> tuple[list[Path], list[AnySignedRun], Path | N
 
 
 def _recorded_files(run: AnySignedRun) -> list[str]:
-    """The files beside a run that its result pins: its MLPerf event log, or its LoadGen logs."""
+    """The files beside a run that its result pins: its MLPerf event log, its LoadGen logs, or its
+    draws and held-out split."""
     if isinstance(run, SignedInferenceRunResult):
         return [logged.file for logged in run.inference.files()]
+    if isinstance(run, SignedSamplingRunResult):
+        return [name for name, _ in run.files()]
     return [run.event_log.file]
 
 

@@ -20,7 +20,12 @@ from pydantic import ValidationError
 
 from accelbench.errors import UserError
 from accelbench.results.files import render_result
-from accelbench.results.models import SignedBenchmarkScore, SignedInferenceRunResult, SignedTrainingRunResult
+from accelbench.results.models import (
+    SignedBenchmarkScore,
+    SignedInferenceRunResult,
+    SignedSamplingRunResult,
+    SignedTrainingRunResult,
+)
 from accelbench.rules.loader import describe_validation_error
 from accelbench.trust.signing import SignatureBlock, SignatureError, verify_document
 
@@ -193,11 +198,11 @@ class VerifiedFile:
     path: Path
     key_id: str
     detail: str
-    document: SignedTrainingRunResult | SignedInferenceRunResult | SignedBenchmarkScore
+    document: SignedTrainingRunResult | SignedInferenceRunResult | SignedSamplingRunResult | SignedBenchmarkScore
 
 
 def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> VerifiedFile:
-    """Verify a run_N.json (signature, layout, event log or LoadGen logs, schema) or a score.json
+    """Verify a run_N.json (signature, layout, event log, LoadGen logs or draws file, schema) or a score.json
     (signature, layout, schema, and the bytes of every run file it scores)."""
     block, doc = _verify_signature_and_layout(path, trusted_key_ids)
     if doc.get("kind") == "inference":
@@ -215,6 +220,18 @@ def verify_file(path: Path, trusted_key_ids: Collection[str] | None = None) -> V
             f"{inference.workload} {inference.scale} run {inference.run_index} ({verdict}); "
             f"{len(files)} LoadGen files match"
         ), inference)
+    if doc.get("kind") == "sampling":
+        sampling = _validate(SignedSamplingRunResult, path, doc)
+        for name, digest in sampling.files():
+            beside = _locate_log(path, name, what="sampling file")
+            if _sha256_file(beside) != digest:
+                raise UserError(f"sampling file {beside} does not match the sha256 recorded in {path} "
+                                f"(changed after signing): {_RESTORE}")
+        verdict = "converged" if sampling.quality.converged else "not converged"
+        return VerifiedFile(path, block.key_id, (
+            f"{sampling.workload} {sampling.scale} run {sampling.run_index} ({verdict}); "
+            f"draws {sampling.draws.file} and held-out split {sampling.heldout.file} match"
+        ), sampling)
     if "event_log" in doc:
         log = _check_event_log(path, doc)
         result = _validate(SignedTrainingRunResult, path, doc)

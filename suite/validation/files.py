@@ -29,7 +29,7 @@ MAX_DIRECTORY_DEPTH = 16
 
 
 def size_cap(relative: str) -> int:
-    if relative.endswith((".mllog", "mlperf_log_trace.json")):
+    if relative.endswith((".mllog", "mlperf_log_trace.json", ".draws.nc")):
         return MAX_LOG_BYTES
     if relative.endswith(".json"):
         return MAX_JSON_BYTES

@@ -16,6 +16,7 @@ from accelbench.results.models import (
     AnySignedRun,
     SignedBenchmarkScore,
     SignedInferenceRunResult,
+    SignedSamplingRunResult,
     SignedTrainingRunResult,
     parse_signed_run,
 )
@@ -32,6 +33,7 @@ from accelbench.validation.findings import Findings, shown
 from accelbench.validation.inference_checks import check_inference_run
 from accelbench.validation.reference_convergence import reference_convergence
 from accelbench.validation.run_checks import check_run, derived_convergence
+from accelbench.validation.sampling_checks import check_sampling_run
 from accelbench.validation.score_checks import check_score
 from accelbench.validation.system_checks import check_run_system
 
@@ -85,16 +87,20 @@ class _SetCheck:
                           self.context.manifest.rules_version, self.rules, self.findings)
                 if isinstance(result, SignedInferenceRunResult) and self.rules.inference is not None:
                     check_inference_run(result, path, self.files, self.rules, self.findings)
+                if isinstance(result, SignedSamplingRunResult) and self.rules.sampling is not None:
+                    check_sampling_run(result, path, self.files, self.rules, self.findings)
         self.check_seeds(loaded)
         if self.rules is not None:
             self.check_run_count()
             self.check_invalid_inference(loaded)
-            scored = self.set.mode == "to_target" and self.rules.kind == "train_to_target"
-            if scored and len(loaded) == len(runs) and all(isinstance(r, SignedTrainingRunResult) for _, r in loaded):
+            scored = self.set.mode == "to_target" and self.rules.kind in ("train_to_target", "sampling")
+            scored_kind = SignedSamplingRunResult if self.rules.kind == "sampling" else SignedTrainingRunResult
+            if scored and len(loaded) == len(runs) and all(isinstance(r, scored_kind) for _, r in loaded):
                 named = [(Path(path).name, result) for path, result in loaded]
                 self.check_non_converged(named)
                 self.check_score(named)
-                self.check_reference_convergence(named)
+                if self.rules.kind == "train_to_target":
+                    self.check_reference_convergence(named)
         return len(loaded)
 
     def check_layout(self) -> None:
@@ -137,7 +143,7 @@ class _SetCheck:
         except ValidationError as err:
             self.error("run.schema", path, describe_validation_error(err))
             return None
-        if isinstance(result, SignedInferenceRunResult):  # LoadGen's logs, checked in inference_checks
+        if isinstance(result, (SignedInferenceRunResult, SignedSamplingRunResult)):  # their files: *_checks
             self.verify(path, "run")
             return result
         log = f"{path.rpartition('/')[0]}/{result.event_log.file}"

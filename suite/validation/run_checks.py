@@ -9,7 +9,7 @@ import math
 
 from accelbench.data.datasets import dataset_id, expected_checksums
 from accelbench.judging.verdict import Evaluation, judge_run, measured_names, meets_quality
-from accelbench.results.models import RunResultBase, TrainingRunResult
+from accelbench.results.models import RunResultBase, SamplingRunResult, TrainingRunResult
 from accelbench.rules.schema import BenchmarkRules
 from accelbench.submission.layout import ResultSet
 from accelbench.validation.energy_checks import check_energy
@@ -24,9 +24,12 @@ def close(a: float | None, b: float | None) -> bool:
     return math.isclose(a, b, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
 
 
-def derived_convergence(result: TrainingRunResult, rules: BenchmarkRules) -> bool:
+def derived_convergence(result: TrainingRunResult | SamplingRunResult, rules: BenchmarkRules) -> bool:
     """Whether the run converged, from its curve and its reported quality, with the harness's
-    own verdict (`judge_run`) and the rules' target."""
+    own verdict (`judge_run`) and the rules' target. A sampling run's claim stands here: its stop
+    rule is replayed from its draws in `sampling_checks`, which refuses a false one."""
+    if isinstance(result, SamplingRunResult):
+        return result.quality.converged
     quality = result.quality
     last = quality.curve[-1] if quality.curve else None
     return judge_run(

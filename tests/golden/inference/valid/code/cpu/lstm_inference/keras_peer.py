@@ -3,11 +3,10 @@ the outputs of the two frameworks can be compared and their throughput measured 
 (Graphcore's finance baseline ran this model in TensorFlow).
 
 Keras 3, the `keras` that TensorFlow 2.21 installs (and what `tf.keras` is there), on its
-TensorFlow backend: tf-keras would need TF_USE_LEGACY_KERAS=1 set before TensorFlow is first
-imported, and it depends on the `tensorflow` wheel, which pip then installs beside
-`tensorflow-cpu` (two copies of TensorFlow in one environment). TensorFlow is imported inside
-`keras_model_from_weights` only, so the suite imports and runs without it; install it with
-`pip install -r benchmarks/requirements-tf.txt`.
+TensorFlow backend. tf-keras (Keras 2), which the suite's `tf` extra installs for TensorFlow
+Probability, is a separate package this peer does not touch: it would only take `tf.keras` over
+with TF_USE_LEGACY_KERAS=1 set. TensorFlow is imported inside `keras_model_from_weights` only, so
+the suite imports and runs without it; install it with `pip install 'accelbench[tf]'`.
 
 The mapping. Both frameworks order the four gates (input, forget, cell, output) and compute
 c = f*c + i*tanh(g), h = o*tanh(c) with sigmoid gates, which are Keras's LSTM defaults. PyTorch
@@ -78,7 +77,7 @@ def keras_model_from_weights(weights: Mapping[str, np.ndarray]):
         import keras
     except ImportError as error:
         raise UserError(f"the Keras peer needs TensorFlow ({error}); install it with: "
-                        "pip install -r benchmarks/requirements-tf.txt") from None
+                        "pip install 'accelbench[tf]'") from None
     if keras.backend.backend() != "tensorflow":
         raise UserError(f"the Keras peer runs on Keras's TensorFlow backend, not {keras.backend.backend()!r}: "
                         "set KERAS_BACKEND=tensorflow")
