@@ -112,6 +112,11 @@ def predictive_claimed(tree: Tree) -> None:
     reseal(tree, lambda doc: doc["quality"].__setitem__("achieved", doc["quality"]["achieved"] + 0.05))
 
 
+def faster_per_effective_sample(tree: Tree) -> None:
+    reseal(tree, lambda doc: doc["efficiency"].__setitem__("s_per_effective_sample",
+                                                           doc["efficiency"]["s_per_effective_sample"] / 2))
+
+
 def convergence_denied(tree: Tree) -> None:
     reseal(tree, lambda doc: doc["quality"].__setitem__("converged", False))
 
@@ -159,6 +164,8 @@ CASES = [
     Case("draws_edited", draws_edited, "sampling.diagnostics", "the draws give", alone=False),
     Case("diagnostics_claimed", diagnostics_claimed, "sampling.diagnostics", "quality.measurements.rhat is 1.0001"),
     Case("predictive_claimed", predictive_claimed, "sampling.diagnostics", "on the held-out split"),
+    Case("faster_per_effective_sample", faster_per_effective_sample, "sampling.diagnostics",
+         "efficiency.s_per_effective_sample is"),
     Case("convergence_denied", convergence_denied, "sampling.stop_rule", "quality.converged is false, but the draws"),
     Case("start_elsewhere", start_elsewhere, "sampling.settings", "the chains started elsewhere"),
     Case("fewer_leapfrog_steps", fewer_leapfrog_steps, "sampling.settings", "sampler.leapfrog_steps is 10"),

@@ -174,10 +174,16 @@ class _SamplingRun:
             self.error("sampling.diagnostics", f"quality.achieved is {shown(self.result.quality.achieved)}; the draws "
                        f"score {shown(achieved)} on the held-out split")
         efficiency, run_s, ess = self.result.efficiency, self.result.timing.run_s, measured["ess_bulk"]
-        expected_rate = ess / run_s if ess and run_s > 0 else None
-        if not _close(efficiency.ess_per_s, expected_rate):
-            self.error("sampling.diagnostics", f"efficiency.ess_per_s is {shown(efficiency.ess_per_s)}; bulk ESS "
-                       f"{shown(ess)} over run_s {run_s:.6g} s makes {shown(expected_rate)}")
+        joules = self.result.energy.joules
+        expected = {
+            "ess_per_s": ess / run_s if ess and run_s > 0 else None,
+            "s_per_effective_sample": run_s / ess if ess else None,
+            "j_per_effective_sample": joules / ess if ess and joules is not None else None,
+        }
+        for name, value in expected.items():
+            if not _close(getattr(efficiency, name), value):
+                self.error("sampling.diagnostics", f"efficiency.{name} is {shown(getattr(efficiency, name))}; bulk "
+                           f"ESS {shown(ess)}, run_s {run_s:.6g} s and energy {shown(joules)} J make {shown(value)}")
 
     def stop_rule(self, draws: Draws, inputs: np.ndarray, targets: np.ndarray) -> None:
         """Replay the harness's stop rule over the blocks: converged exactly at the first block where
