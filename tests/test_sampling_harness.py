@@ -150,3 +150,12 @@ def test_the_result_sections_round_trip_through_json(tmp_path):
                                                           tmp_path / "run_1.draws.nc")
     for name, section in record.sections.items():
         assert type(section).model_validate(json.loads(section.model_dump_json())) == section, name
+
+
+def test_progress_reports_the_burn_in_then_every_block(tmp_path):
+    lines = []
+    SamplingHarness(rules_with(target=10.0), "smoke").run(
+        Implementation(), run_context(), prepared(), tmp_path / "run_1.draws.nc",
+        on_progress=lambda progress: lines.append(progress.describe("run 1/1", "predictive_log_likelihood")))
+    assert lines[0].startswith("  run 1/1 burn-in: 200 steps in ") and "acceptance 1.00 1.00" in lines[0]
+    assert len(lines) == 1 + 5 and lines[-1].startswith("  run 1/1 draws 100/100 per chain: R-hat ")

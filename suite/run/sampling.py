@@ -9,7 +9,7 @@ it scores the held-out predictive log-likelihood over every draw, and the run ha
 that meets the target too. The clock stops there, or when the chains have drawn the rules'
 `results_per_chain`. The draws are written beside the run file (`accelbench.results.draws`) and
 pinned in the result; the validator recomputes every number from them with the same functions
-(`accelbench.judging.posterior`, the family's `network`).
+(`accelbench.judging.posterior` and `accelbench.judging.draws_scoring`).
 """
 
 from __future__ import annotations
@@ -60,6 +60,21 @@ class SamplingProgress:
                 f"ESS bulk {_shown(p.ess_bulk, 0)}, tail {_shown(p.ess_tail, 0)}{predictive} ({p.elapsed_s:.1f} s)")
 
 
+@dataclass(frozen=True)
+class BurnInProgress:
+    """The burn-in's outcome, for live display (at full scale it is minutes of work)."""
+
+    steps: int
+    seconds: float
+    acceptance: np.ndarray
+    step_size: np.ndarray
+
+    def describe(self, label: str, metric: str) -> str:
+        return (f"  {label} burn-in: {self.steps} steps in {self.seconds:.1f} s, acceptance "
+                f"{' '.join(f'{a:.2f}' for a in self.acceptance)}, step size "
+                f"{' '.join(f'{s:.3g}' for s in self.step_size)}")
+
+
 def first_non_finite(block: DrawBlock, done: int) -> str | None:
     """Where a block first has a non-finite log posterior or state, in words; None if nowhere."""
     bad = ~np.isfinite(block.target_log_prob)
@@ -103,7 +118,7 @@ class SamplingHarness:
         run: RunContext,
         data: PreparedData,
         draws_path: Path,
-        on_progress: Callable[[SamplingProgress], None] = lambda progress: None,
+        on_progress: Callable[[SamplingProgress | BurnInProgress], None] = lambda progress: None,
         sampler: EnergySampler | None = None,
     ) -> KindRecord:
         """One run; its draws go to `draws_path` (run_N.draws.nc, beside the run file)."""
@@ -174,7 +189,7 @@ class SamplingHarness:
                            content_sha256=content_sha256(arrays.items()))
 
     def _sample(self, session, kept: _KeptDraws, data: PreparedData, clock: HarnessClock, start: float,
-                on_progress: Callable[[SamplingProgress], None]) -> _Outcome:
+                on_progress: Callable[[SamplingProgress | BurnInProgress], None]) -> _Outcome:
         """Burn-in, then blocks until the verdict or the budget; the stop rule is the harness's."""
         rules, scale = self.rules, self.scale
         limit, block_draws = self.sampling.results_per_chain[scale], self.sampling.block_draws[scale]
@@ -182,6 +197,8 @@ class SamplingHarness:
         burn_in_s = clock() - start
         outcome = _Outcome(burn_in_s=burn_in_s, step_size=np.asarray(burn.step_size, dtype=np.float64),
                            burn_in_acceptance=np.asarray(burn.accepted, dtype=bool).mean(axis=1))
+        on_progress(BurnInProgress(int(np.shape(burn.target_log_prob)[1]), burn_in_s, outcome.burn_in_acceptance,
+                                   outcome.step_size))
         failure = first_non_finite(burn, 0)
         if failure is not None:
             outcome.stop_reason = failure
