@@ -46,7 +46,7 @@ def suite_run(workspace):
     result = run_command(
         ["pytest", str(REPO / "suite"), "--device=cpu", "--scale=smoke", "--seed=7",
          "--results-dir", str(results), "--key", str(key), "-p", "no:cacheprovider"],
-        env, root,
+        env, root, timeout=1200,  # every workload at smoke: about 4 minutes alone, 10 on a machine shared with a sampler
     )
     return result, results / "cpu" / "neuron_inverter" / "smoke"
 
