@@ -159,3 +159,17 @@ def test_progress_reports_the_burn_in_then_every_block(tmp_path):
         on_progress=lambda progress: lines.append(progress.describe("run 1/1", "predictive_log_likelihood")))
     assert lines[0].startswith("  run 1/1 burn-in: 200 steps in ") and "acceptance 1.00 1.00" in lines[0]
     assert len(lines) == 1 + 5 and lines[-1].startswith("  run 1/1 draws 100/100 per chain: R-hat ")
+
+
+def test_the_validator_expects_a_check_after_every_block_but_one_that_failed(tmp_path):
+    from accelbench.validation.sampling_checks import checked_blocks
+
+    rules = rules_with(target=10.0)
+    record = SamplingHarness(rules, "smoke").run(Implementation(nan_at=45), run_context(), prepared(),
+                                                 tmp_path / "run_1.draws.nc")
+    draws = read_draws(tmp_path / "run_1.draws.nc")
+    checked = [point.draws_per_chain for point in record.sections["quality"].curve]
+    assert checked == checked_blocks(draws, 20, 100) == [20, 40]  # the third block held the NaN
+    full = SamplingHarness(rules, "smoke").run(Implementation(), run_context(), prepared(), tmp_path / "run_2.draws.nc")
+    assert [p.draws_per_chain for p in full.sections["quality"].curve] == checked_blocks(
+        read_draws(tmp_path / "run_2.draws.nc"), 20, 100) == [20, 40, 60, 80, 100]

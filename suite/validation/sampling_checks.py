@@ -34,6 +34,16 @@ def _close(recorded: float | None, derived: float | None) -> bool:
     return math.isclose(recorded, derived, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-9)
 
 
+def checked_blocks(draws: Draws, block: int, limit: int) -> list[int]:
+    """The draws per chain after each block the harness checked: every block boundary up to the
+    draws kept, except a block holding a non-finite log posterior or state (the run failed there,
+    kept the block, and checked nothing after it)."""
+    bad = ~np.isfinite(draws.target_log_prob) | ~np.all(np.isfinite(draws.states), axis=-1)
+    finite = int(np.argwhere(bad)[:, 1].min()) if bad.any() else draws.draws_per_chain
+    ends = (min(end, limit) for end in range(block, draws.draws_per_chain + block, block))
+    return [end for end in ends if end <= min(draws.draws_per_chain, finite)]
+
+
 def check_sampling_run(result: SamplingRunResult, relative: str, files: SubmissionFiles, rules: BenchmarkRules,
                        findings: Findings) -> None:
     """Findings for every way the run's draws disagree with its result or its rules."""
@@ -193,7 +203,7 @@ class _SamplingRun:
         kept = draws.draws_per_chain
         if kept > limit:
             self.error("sampling.stop_rule", f"{kept} draws per chain; the rules allow at most {limit}")
-        boundaries = [min(end, limit) for end in range(block, kept + block, block) if min(end, limit) <= kept]
+        boundaries = checked_blocks(draws, block, limit)
         if [point.draws_per_chain for point in quality.curve] != boundaries:
             self.error("sampling.stop_rule", f"quality.curve checks after {shown([p.draws_per_chain for p in quality.curve])} "
                        f"draws per chain; blocks of {block} up to the {kept} kept make {shown(boundaries)}")
