@@ -35,11 +35,12 @@ from accelbench.data.datasets import data_directory, load
 from accelbench.data.model_weights import load_weights
 from accelbench.errors import UserError
 from accelbench.judging.quality import r2
-from accelbench.reference.lstm_inference.inference import ReferenceSession
+from accelbench.reference.lstm_inference.inference import create_session as reference_session
+from accelbench.reference.torch_serving import TorchServingSession
 from accelbench.rules.loader import load_rules
 from accelbench.run.world import SINGLE
 from accelbench.submissions.a100.common.precision import claim_device, precision_for
-from accelbench.submissions.a100.lstm_inference.buckets import GRAPH_BATCH_SIZES
+from accelbench.submissions.a100.common.buckets import GRAPH_BATCH_SIZES
 from accelbench.submissions.a100.lstm_inference.session import A100LSTMSession
 
 OFFLINE_BATCH = 1024
@@ -71,7 +72,7 @@ def latencies_ms(session: A100LSTMSession, samples: int, calls: int) -> np.ndarr
     return np.array(times) * 1e3
 
 
-def predictions(session: ReferenceSession | A100LSTMSession, batch_size: int, samples: int) -> np.ndarray:
+def predictions(session: TorchServingSession | A100LSTMSession, batch_size: int, samples: int) -> np.ndarray:
     return np.concatenate([session.predict(list(range(start, min(start + batch_size, samples))))
                            for start in range(0, samples, batch_size)])
 
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for label, times in (("CUDA graphs", with_graphs), ("eager", without)):
         print(f"(b) batch 1, {label:<11}: p50 {np.percentile(times, 50):.3f} ms, p90 {np.percentile(times, 90):.3f} ms")
 
-    reference = ReferenceSession(InferenceContext(
+    reference = reference_session(InferenceContext(
         workload="lstm_inference", scale=args.scale, division="closed", hyperparameters={"precision": "fp32"},
         seed=0, device="cpu", world=SINGLE, weights=weights, batch_size=OFFLINE_BATCH))
     reference.load_samples(range(samples), val.inputs)

@@ -419,6 +419,10 @@ class BenchmarkRules(RuleModel):
     scaling: ScalingRules | None = None
     inference: InferenceRules | None = Field(None, description="the LoadGen settings of an inference workload")
     sampling: SamplingRules | None = Field(None, description="the sampler's budget of a sampling workload")
+    compare_with: str | None = Field(
+        None, description="the workload of the same family and kind this variant is measured against: "
+                          "`accelbench summarize` prints their ratios per system"
+    )
     throughput_units: dict[str, str] = Field(
         default_factory=dict,
         description=(

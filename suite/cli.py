@@ -174,7 +174,8 @@ def summarize(
 ) -> None:
     """Results table across systems from verified submissions: time to train with a 95% CI,
     end quality, energy, samples/s; for inference, each LoadGen scenario's samples/s and latency
-    with a latency CDF and latency vs batch size; Markdown, CSV, self-contained HTML with plots."""
+    with a latency CDF and latency vs batch size; a variant's ratios to the workload its rules
+    compare it with; Markdown, CSV, self-contained HTML with plots."""
     from accelbench.report.summarize import load_summary, write_summary
     from accelbench.report.summary_tables import markdown_table
 
@@ -185,6 +186,9 @@ def summarize(
         from accelbench.report.sampling_summary import sampling_tables
 
         sys.stdout.write(sampling_tables(summary.sampling))
+    from accelbench.report.variant_ratios import ratio_rows, render_markdown
+
+    sys.stdout.write(render_markdown(ratio_rows(summary), None))
     say("wrote " + ", ".join(str(path) for path in written))
 
 
@@ -224,11 +228,15 @@ def data_generate(
 
     rules, scale = _dataset_rules_and_scale(workload, scale)
     directory = datasets.data_directory(rules, scale, data_dir)
-    say(f"generating {workload} {scale} into {directory} on {device}")
-    manifest = datasets.generate(
-        rules, scale, directory, device=device, overwrite=force, progress=generation_progress(say),
-        weights_progress=generation_progress(say, "trained the served weights:", "optimizer steps"),
-    )
+    weights_progress = generation_progress(say, "trained the served weights:", "optimizer steps")
+    if rules.inference is not None and datasets.is_generated(directory) and not force:
+        say(f"{rules.family} {scale} is already in {directory}: verifying it, then the served weights")
+        manifest = datasets.verify(rules, scale, directory)
+        datasets.train_missing_weights(rules, scale, directory, weights_progress)
+    else:
+        say(f"generating {workload} {scale} into {directory} on {device}")
+        manifest = datasets.generate(rules, scale, directory, device=device, overwrite=force,
+                                     progress=generation_progress(say), weights_progress=weights_progress)
     _print_manifest(manifest)
     expected = datasets.expected_checksums(rules, scale)
     for split, entry in manifest.splits.items():
@@ -247,7 +255,7 @@ def _print_weights(rules, scale: str, directory: Path) -> None:
     from accelbench.data.model_weights import load_weights, weights_path, weights_sha256
 
     digest = weights_sha256(load_weights(rules, scale, directory))
-    say(f"  weights {weights_path(directory).name}  sha256 {digest}")
+    say(f"  weights {weights_path(directory, rules.workload).name}  sha256 {digest}")
 
 
 @data_app.command("verify")

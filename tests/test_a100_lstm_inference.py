@@ -25,7 +25,7 @@ from accelbench.rules.loader import load_rules
 from accelbench.run.world import SINGLE
 from accelbench.submissions.a100.common.precision import precision_for
 from accelbench.submissions.a100.lstm_inference import HYPERPARAMETERS, create_session
-from accelbench.submissions.a100.lstm_inference.buckets import (
+from accelbench.submissions.a100.common.buckets import (
     GRAPH_BATCH_SIZES,
     bucket_for,
     graph_buckets,
@@ -178,7 +178,7 @@ def served():
     VAL_ROWS of its val split when they are generated (this test generates nothing), else a model
     trained for 8 steps on simulated 30-step windows (its R^2 is 0.39 already; about a second)."""
     directory = data_directory(RULES, "smoke")
-    if weights_path(directory).is_file():
+    if weights_path(directory, "lstm_inference").is_file():
         val = data.load(directory, ("val",))["val"]
         return load_weights(RULES, "smoke", directory), val.inputs[:VAL_ROWS], val.targets[:VAL_ROWS]
     model = data.factor_model(RULES.dataset.seed, **{**RULES.dataset.parameters_for("smoke"), "steps": 30})

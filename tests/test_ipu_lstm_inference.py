@@ -29,7 +29,7 @@ from accelbench.run.world import SINGLE
 from accelbench.submissions.ipu import lstm_inference
 from accelbench.submissions.ipu.common import poplar as shared_poplar
 from accelbench.submissions.ipu.common.plan import IpuPlan
-from accelbench.submissions.ipu.lstm_inference.batching import executor_for, host_calls
+from accelbench.submissions.ipu.common.serving import executor_for, host_calls
 from accelbench.submissions.ipu.lstm_inference.config import SubmissionSettings, plan_for
 from accelbench.submissions.ipu.lstm_inference.model import (
     SingleLayerLstmStack,

@@ -102,12 +102,12 @@ def test_the_served_model_beats_the_naive_predictor(smoke_data):
 def test_weights_whose_hash_differs_are_refused_in_one_line(smoke_data, tmp_path):
     copy = tmp_path / "smoke"
     copy.mkdir()
-    served = dict(np.load(weights_path(smoke_data)))
+    served = dict(np.load(weights_path(smoke_data, "lstm_inference")))
     served["head.bias"] = served["head.bias"] + 1.0
-    np.savez(weights_path(copy), **served)
+    np.savez(weights_path(copy, "lstm_inference"), **served)
     with pytest.raises(UserError, match="differs from the rules'") as err:
         load_weights(RULES, "smoke", copy)
     assert "accelbench data generate lstm_inference --scale smoke" in str(err.value)
-    weights_path(copy).write_bytes(b"not a zip")
+    weights_path(copy, "lstm_inference").write_bytes(b"not a zip")
     with pytest.raises(UserError, match="not a readable weights archive"):
         load_weights(RULES, "smoke", copy)

@@ -9,28 +9,18 @@ version computes the same bits on any x86-64 machine, whatever its core count.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from accelbench.reference.cpu_threads import one_thread
 from accelbench.reference.lstm_inference.model import LSTMRegressor, weights_of
 
 RECIPE = (
     "Adam (betas 0.9, 0.999) on the MSE of the next return, batches in a seeded order, through the last "
     "train_window steps of each training window, on one CPU thread; weights as float32 arrays named by state_dict"
 )
-
-
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def train(
@@ -46,7 +36,7 @@ def train(
 ) -> dict[str, np.ndarray]:
     """The trained parameters, by state_dict name, from the training split's windows and targets."""
     generator = torch.Generator().manual_seed(seed)
-    with _one_thread():
+    with one_thread():
         torch.manual_seed(seed)
         model = LSTMRegressor()
         optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)

@@ -67,11 +67,22 @@ def generate(
         overwrite=overwrite,
         **rules.dataset.parameters_for(scale),
     )
-    if rules.inference is not None:
-        from accelbench.data.model_weights import train_weights
-
-        train_weights(rules, scale, data_dir, progress=weights_progress)
+    train_missing_weights(rules, scale, data_dir, weights_progress)
     return manifest
+
+
+def train_missing_weights(rules: BenchmarkRules, scale: Scale, data_dir: Path,
+                          progress: Callable[[int, int], None] | None = None) -> bool:
+    """Train an inference workload's served weights if they are not beside its data yet (a sibling
+    workload of the family may have generated the data); True if it trained them."""
+    if rules.inference is None:
+        return False
+    from accelbench.data.model_weights import train_weights, weights_path
+
+    if weights_path(data_dir, rules.workload).is_file():
+        return False
+    train_weights(rules, scale, data_dir, progress=progress)
+    return True
 
 
 def verify(rules: BenchmarkRules, scale: Scale, data_dir: Path):

@@ -1,7 +1,9 @@
 """The trained weights an inference workload serves: trained once by its family's recipe
-(`accelbench.reference.<family>.weights.train`) when its data are generated, stored beside the
-data as `weights.npz`, and checked against the rules' content hash every time they are read.
-No weights live in git: the seeded recipe and the hash are the record.
+(`accelbench.reference.<family>.weights.train`) when its data are generated, or on first use when a
+sibling workload of the family generated them, stored beside the data as `<workload>.weights.npz`
+(a family's variants serve different weights from one dataset), and checked against the rules'
+content hash every time they are read. No weights live in git: the seeded recipe and the hash are
+the record.
 """
 
 from __future__ import annotations
@@ -17,11 +19,9 @@ from accelbench.data.manifest import content_sha256
 from accelbench.errors import UserError
 from accelbench.rules.schema import BenchmarkRules, Scale
 
-WEIGHTS_FILE = "weights.npz"
 
-
-def weights_path(data_dir: Path) -> Path:
-    return Path(data_dir) / WEIGHTS_FILE
+def weights_path(data_dir: Path, workload: str) -> Path:
+    return Path(data_dir) / f"{workload}.weights.npz"
 
 
 def weights_sha256(weights: Mapping[str, np.ndarray]) -> str:
@@ -41,7 +41,7 @@ def train_weights(rules: BenchmarkRules, scale: Scale, data_dir: Path,
         train_split.inputs, train_split.targets, seed=recipe.seed, progress=progress,
         **recipe.parameters_for(scale),
     )
-    path = weights_path(data_dir)
+    path = weights_path(data_dir, rules.workload)
     partial = path.with_name(path.name + ".partial")
     with open(partial, "wb") as out:
         np.savez(out, **weights)
@@ -52,8 +52,8 @@ def train_weights(rules: BenchmarkRules, scale: Scale, data_dir: Path,
 def load_weights(rules: BenchmarkRules, scale: Scale, data_dir: Path) -> dict[str, np.ndarray]:
     """The weights beside the data, after their content hash matched the rules'."""
     assert rules.inference is not None
-    path = weights_path(data_dir)
-    fix = f"delete {data_dir} and run `accelbench data generate {rules.family} --scale {scale}`"
+    path = weights_path(data_dir, rules.workload)
+    fix = f"delete {path} and run `accelbench data generate {rules.workload} --scale {scale}`"
     if not path.is_file():
         raise UserError(f"{path}: no trained weights beside the data; {fix}")
     try:

@@ -165,6 +165,14 @@ def _number(detail: Mapping[str, object], key: str) -> float:
     return float(value)
 
 
+def prediction_width(targets: np.ndarray, dataset_parameters: Mapping[str, object]) -> int:
+    """Values in one sample's prediction: a regression's target width, or a classifier's class
+    count (its targets are one label per sample)."""
+    if targets.ndim == 2:
+        return int(targets.shape[1])
+    return int(dataset_parameters["classes"])  # type: ignore[call-overload]
+
+
 def accuracy_outputs(text: str, samples: int, outputs: int) -> np.ndarray:
     """(samples, outputs) float32 predictions from an accuracy log whose responses are float32
     little-endian rows; every sample must be answered once, and with `outputs` values."""

@@ -473,11 +473,19 @@ def write_summary(summary: Summary, out_dir: Path) -> list[Path]:
     """Write summary.md, summary.html, the PNGs and a CSV per kind of set there is (summary.csv for
     training, summary_inference.csv for inference, summary_sampling.csv for sampling) into
     `out_dir`; return their paths."""
+    from accelbench.report import variant_ratios  # it reads this module's set summaries
+
     images = report_images(summary)
     sampling = sampling_images(summary.sampling)
+    ratios = variant_ratios.ratio_rows(summary)
+    ratio_image = variant_ratios.ratio_image(ratios)
     outputs = {out_dir / image.file: image.png for image in (*images.all, *(i for s in sampling for i in s.all))}
-    outputs[out_dir / "summary.md"] = sampling_summary.with_sampling_markdown(
-        render_markdown(summary, images), summary.sampling, sampling).encode("utf-8")
+    if ratio_image is not None:
+        outputs[out_dir / ratio_image.file] = ratio_image.png
+    markdown = sampling_summary.with_sampling_markdown(render_markdown(summary, images), summary.sampling, sampling)
+    ratio_section = variant_ratios.render_markdown(ratios, ratio_image)
+    outputs[out_dir / "summary.md"] = (markdown.rstrip("\n") + "\n\n" + ratio_section if ratio_section
+                                       else markdown).encode("utf-8")
     if summary.sets:
         outputs[out_dir / "summary.csv"] = render_csv(summary).encode("utf-8")
     if summary.inference:

@@ -38,7 +38,7 @@ NUMERICS_ENV = (
 PACKAGES = (
     "torch", "numpy", "scipy", "pydantic", "h5py", "mlperf-logging", "cryptography", "rfc8785",
     "nvidia-ml-py", "tensorflow", "tensorflow-probability", "snntorch", "snntorch-ipu",
-    "poptorch", "popdist",
+    "poptorch", "popdist", "timm", "torchvision",
 )
 CONTAINER_ENV = ("ACCELBENCH_IMAGE", "ACCELBENCH_IMAGE_DIGEST", "ACCELBENCH_IMAGE_REVISION")
 SUITE_ROOT = Path(__file__).resolve().parents[2]  # the checkout holding suite/, when run from one

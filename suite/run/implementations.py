@@ -24,18 +24,18 @@ def _import_if_present(name: str) -> ModuleType | None:
 def resolve_implementation(rules: BenchmarkRules, device: Device) -> ModuleType:
     """The module whose `create_session(context)` runs the workload on `device`: one per
     workload family, so every variant of a family runs the same code."""
-    workload, family = rules.workload, rules.family
+    from accelbench.run.kinds import IMPLEMENTATION_MODULES
+
+    workload, family, kind_module = rules.workload, rules.family, IMPLEMENTATION_MODULES[rules.kind]
     submission = _import_if_present(f"accelbench.submissions.{device.name}.{family}")
-    if submission is not None:
-        return submission
+    if submission is not None:  # a family trained and served has a module per kind (`training`, `inference`)
+        return _import_if_present(f"{submission.__name__}.{kind_module}") or submission
     if device.torch_device == "ipu":
         raise UserError(
             f"there is no ipu submission for '{workload}' yet (no module "
             f"accelbench.submissions.ipu.{family}); the reference cannot run on an IPU"
         )
-    from accelbench.run.kinds import IMPLEMENTATION_MODULES
-
-    reference = _import_if_present(f"accelbench.reference.{family}.{IMPLEMENTATION_MODULES[rules.kind]}")
+    reference = _import_if_present(f"accelbench.reference.{family}.{kind_module}")
     if reference is None:
         raise UserError(f"workload '{workload}' has rules but no reference implementation")
     return reference

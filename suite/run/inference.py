@@ -171,7 +171,8 @@ class InferenceHarness:
                             f"rules' {recorded}: regenerate the dataset")
         np.save(targets_path, targets, allow_pickle=False)
         predictions = loadgen_logs.accuracy_outputs(
-            (directory / "mlperf_log_accuracy.json").read_text(), samples, data.eval_targets.shape[1])
+            (directory / "mlperf_log_accuracy.json").read_text(), samples,
+            loadgen_logs.prediction_width(data.eval_targets, self.rules.dataset.parameters_for(self.scale)))
         quality = self.rules.quality
         achieved = compute_metric(quality.metric, predictions, data.eval_targets)
         target = quality.target[self.scale]

@@ -46,11 +46,13 @@ def prepare_data(plan: BenchmarkPlan, report: Report = print) -> PreparedData:
     eval_split = rules.quality.split
 
     def generate_if_needed() -> None:
+        weights_progress = generation_progress(report, "trained the served weights:", "optimizer steps")
         if not datasets.is_generated(plan.data_dir):
             report(f"generating the {rules.family} {scale} dataset in {plan.data_dir} (first use)")
             datasets.generate(rules, scale, plan.data_dir, progress=generation_progress(report),
-                              weights_progress=generation_progress(report, "trained the served weights:",
-                                                                   "optimizer steps"))
+                              weights_progress=weights_progress)
+        elif datasets.train_missing_weights(rules, scale, plan.data_dir, weights_progress):
+            report(f"trained {rules.workload}'s served weights beside the {rules.family} {scale} dataset (first use)")
         if world.size > 1:
             datasets.verify(rules, scale, plan.data_dir)
 

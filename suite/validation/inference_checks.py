@@ -228,8 +228,9 @@ class _InferenceRun:
         path = f"{self.directory}/{accuracy.logs[0].file.rpartition('/')[0]}"
         try:
             detail = loadgen_logs.parse_detail(texts["mlperf_log_detail.txt"])
-            predictions = loadgen_logs.accuracy_outputs(texts["mlperf_log_accuracy.json"], accuracy.samples,
-                                                        targets.shape[1] if targets.ndim == 2 else 1)
+            predictions = loadgen_logs.accuracy_outputs(
+                texts["mlperf_log_accuracy.json"], accuracy.samples,
+                loadgen_logs.prediction_width(targets, self.rules.dataset.parameters_for(scale)))
         except loadgen_logs.LogError as err:
             self.error("inference.accuracy", f"accuracy run: {err}", path)
             return False

@@ -3,14 +3,14 @@
 Closed division: the reference's LSTMRegressor and trained weights, made faster only in the ways
 the rules allow — the weights cast to the precision's dtype (fp16 by default; bf16; fp32 with or
 without TF32) so cuDNN's fused LSTM runs on tensor cores, the QSL's samples held in device memory
-in that dtype, a CUDA graph per small batch size (see buckets.py), and host transfers through
+in that dtype, a CUDA graph per small batch size (see common/buckets.py), and host transfers through
 pinned buffers. The harness splits queries into batches of at most batch_size, so nothing is
 batched or cached across queries here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -19,47 +19,14 @@ from accelbench.contracts.inference import InferenceContext, InferenceSession
 from accelbench.errors import UserError
 from accelbench.reference.lstm_inference.model import model_from_weights
 from accelbench.rules.schema import HyperparameterValue
-from accelbench.submissions.a100.common.precision import Precision, claim_device, precision_for
-from accelbench.submissions.a100.lstm_inference.buckets import (
+from accelbench.submissions.a100.common.buckets import (
     GRAPH_BATCH_SIZES,
     bucket_for,
     graph_buckets,
     padded_rows,
 )
-
-WARM_UP_PASSES = 3
-"""Eager passes on a side stream before a capture, as PyTorch's CUDA graph notes ask: cuDNN and
-cuBLAS create their handles and workspaces outside the graph."""
-
-Forward = Callable[[torch.Tensor], torch.Tensor]
-
-
-class CapturedForward:
-    """The forward pass at one batch size as a CUDA graph on a static input and output.
-
-    The gather of the requested samples runs just before each replay, into the static input,
-    rather than inside the graph: `load_samples` replaces the tensor that holds the samples, and
-    a captured gather would keep reading the address it was captured with."""
-
-    def __init__(self, forward: Forward, inputs: torch.Tensor) -> None:
-        self.inputs = inputs
-        device = inputs.device
-        side = torch.cuda.Stream(device)
-        side.wait_stream(torch.cuda.current_stream(device))
-        with torch.cuda.stream(side):
-            for _ in range(WARM_UP_PASSES):
-                forward(inputs)
-        torch.cuda.current_stream(device).wait_stream(side)
-        self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
-            self.outputs = forward(inputs)
-
-    def __call__(self, samples: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """The outputs of `samples[rows]` (len(rows) = the graph's batch size), in the static
-        output buffer that the next replay overwrites."""
-        torch.index_select(samples, 0, rows, out=self.inputs)
-        self.graph.replay()
-        return self.outputs
+from accelbench.submissions.a100.common.graphs import CapturedForward
+from accelbench.submissions.a100.common.precision import Precision, claim_device, precision_for
 
 
 class A100LSTMSession(InferenceSession):

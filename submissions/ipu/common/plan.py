@@ -79,6 +79,11 @@ def implemented_precision(hyperparameters: Mapping[str, object], optimizer: str,
             f"optimizer '{hyperparameters['optimizer']}': the IPU submission implements {optimizer_label} "
             f"only (--hparam optimizer={optimizer})"
         )
+    return available_precision(hyperparameters, precisions)
+
+
+def available_precision(hyperparameters: Mapping[str, object], precisions: tuple[str, ...]) -> str:
+    """The run's precision, after refusing in one line one not in `precisions`."""
     precision = str(hyperparameters["precision"])
     if precision not in precisions:
         raise UserError(
@@ -87,3 +92,8 @@ def implemented_precision(hyperparameters: Mapping[str, object], optimizer: str,
         )
     return precision
 
+
+def device_iterations(steps: int, most: int) -> int:
+    """Optimizer steps per host call: the largest count in 1..most that divides an epoch's `steps`
+    evenly (1 when `steps` or `most` is below 1)."""
+    return max(count for count in range(1, max(1, min(steps, most)) + 1) if steps % count == 0)

@@ -1,5 +1,5 @@
 """How the rules' batch_size maps onto the IPU executors that serve lstm_inference (the plan
-itself: `accelbench.submissions.ipu.common.plan`).
+itself: `accelbench.submissions.ipu.common.plan`; the serving shape: `common.serving`).
 
 Two inference executors, each compiled for one input shape, hold the IPU in turn:
 
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from accelbench.contracts.inference import InferenceContext
 from accelbench.errors import UserError
-from accelbench.submissions.ipu.common.plan import IpuPlan, executable_cache_dir
+from accelbench.submissions.ipu.common.plan import available_precision
+from accelbench.submissions.ipu.common.serving import ServingPlan, serving_plan
 
 SETTINGS_FILE = "accelbench/submissions/ipu/lstm_inference/config.py"
 PRECISIONS = ("fp16", "fp32")
@@ -51,34 +52,6 @@ class SubmissionSettings:
 SETTINGS = SubmissionSettings()
 
 
-@dataclass(frozen=True)
-class ServingPlan:
-    """The precision, and the executors' plans by samples per host call, smallest first."""
-
-    precision: str
-    executors: tuple[IpuPlan, ...]
-
-    @property
-    def half(self) -> bool:
-        """fp16 weights and inputs."""
-        return self.precision == "fp16"
-
-    @property
-    def throughput(self) -> IpuPlan:
-        return self.executors[-1]
-
-
-def implemented_precision(hyperparameters: Mapping[str, object]) -> str:
-    """The run's precision, after refusing in one line one that this submission does not run."""
-    precision = str(hyperparameters["precision"])
-    if precision not in PRECISIONS:
-        raise UserError(
-            f"precision '{precision}' is not available on the IPU: use "
-            + " or ".join(f"--hparam precision={name}" for name in PRECISIONS)
-        )
-    return precision
-
-
 def micro_batch_for(batch_size: int, micro_batch: int) -> int:
     """The throughput executor's micro-batch: `micro_batch`, or the whole batch when that is
     smaller; it must divide batch_size, so a host call is whole forward passes."""
@@ -98,22 +71,7 @@ def plan_for(
     environ: Mapping[str, str] = os.environ,
 ) -> ServingPlan:
     """The plan for this session, or a one-line UserError naming the fix."""
-    precision = implemented_precision(context.hyperparameters)
-    batch_size = context.batch_size
-    micro = micro_batch_for(batch_size, settings.micro_batch)
-
-    def executor(micro_batch: int, device_iterations: int) -> IpuPlan:
-        return IpuPlan(
-            micro_batch=micro_batch,
-            gradient_accumulation=1,  # PopTorch requires 1 for an inferenceModel
-            device_iterations=device_iterations,
-            seed=context.seed,
-            executable_cache_dir=executable_cache_dir(environ),
-            fp16=settings.half_partials and precision == "fp16",
-        )
-
-    throughput = executor(micro, batch_size // micro)
-    latency = executor(min(settings.latency_micro_batch, batch_size), 1)
-    if latency.inference_batch == throughput.inference_batch:
-        return ServingPlan(precision, (throughput,))
-    return ServingPlan(precision, (latency, throughput))
+    precision = available_precision(context.hyperparameters, PRECISIONS)
+    micro = micro_batch_for(context.batch_size, settings.micro_batch)
+    return serving_plan(precision, context.batch_size, micro, settings.latency_micro_batch, settings.half_partials,
+                        context.seed, environ)

@@ -7,7 +7,7 @@ nothing here has run on an IPU.
 PopTorch streams every host call's inputs from the host, so the samples LoadGen's QSL loads
 stay in host memory as one contiguous tensor of the run's precision; `predict` gathers a
 request's rows from it into contiguous host calls (PopTorch wants contiguous graph inputs) for
-the executor that fits the request (`config`, `batching`), and returns float32 on the host.
+the executor that fits the request (`config`, `common.serving`), and returns float32 on the host.
 PopTorch's call returns only when the device is done, so there is nothing to `synchronize`.
 
 One process drives one IPU, as in the other IPU submissions: only one executor is attached at a
@@ -36,7 +36,7 @@ from accelbench.contracts.inference import InferenceContext, InferenceSession
 from accelbench.rules.schema import HyperparameterValue
 from accelbench.submissions.ipu.common import poplar as shared
 from accelbench.submissions.ipu.common.executors import join_predictions, pad_by_cycling
-from accelbench.submissions.ipu.lstm_inference.batching import executor_for, host_calls
+from accelbench.submissions.ipu.common.serving import executor_for, host_calls
 from accelbench.submissions.ipu.lstm_inference.config import SETTINGS, SubmissionSettings, plan_for
 from accelbench.submissions.ipu.lstm_inference.model import stack_from_weights
 

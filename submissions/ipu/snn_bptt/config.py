@@ -23,7 +23,12 @@ from dataclasses import dataclass
 
 from accelbench.contracts.training import TrainingContext
 from accelbench.errors import UserError
-from accelbench.submissions.ipu.common.plan import IpuPlan, executable_cache_dir, implemented_precision
+from accelbench.submissions.ipu.common.plan import (
+    IpuPlan,
+    device_iterations,
+    executable_cache_dir,
+    implemented_precision,
+)
 from accelbench.submissions.ipu.snn_bptt.precision import PRECISIONS
 
 SETTINGS_FILE = "accelbench/submissions/ipu/snn_bptt/config.py"
@@ -46,11 +51,6 @@ class SubmissionSettings:
 
 
 SETTINGS = SubmissionSettings()
-
-
-def device_iterations(steps: int, most: int) -> int:
-    """The largest count in 1..most that divides `steps` (>= 1) optimizer steps evenly."""
-    return max(count for count in range(1, max(1, min(steps, most)) + 1) if steps % count == 0)
 
 
 def plan_for(
