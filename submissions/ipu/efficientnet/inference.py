@@ -20,7 +20,7 @@ options=); the executor's compile, __call__, attachToDevice and detachFromDevice
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,8 +30,7 @@ from accelbench.contracts.inference import InferenceContext, InferenceSession
 from accelbench.reference.efficientnet.model import from_hyperparameters, load_weights
 from accelbench.rules.schema import HyperparameterValue
 from accelbench.submissions.ipu.common import poplar as shared
-from accelbench.submissions.ipu.common.executors import join_predictions, pad_by_cycling
-from accelbench.submissions.ipu.common.serving import executor_for, host_calls
+from accelbench.submissions.ipu.common.serving import ExecutorServing
 from accelbench.submissions.ipu.efficientnet.config import SERVING, ServingSettings, serving_plan
 from accelbench.submissions.ipu.efficientnet.precision import half_network
 
@@ -47,7 +46,7 @@ division allows (Graphcore's calls were 49 or 106 x 128 device iterations). The 
 unmeasured guesses, set high on purpose: a run sized for a faster system only lasts longer."""
 
 
-class IpuEfficientNetServing(InferenceSession):
+class IpuEfficientNetServing(ExecutorServing):
     def __init__(self, context: InferenceContext, poplar: shared.PopTorch, settings: ServingSettings = SERVING) -> None:
         self.plan = serving_plan(context, settings)
         self.poplar = poplar
@@ -60,42 +59,12 @@ class IpuEfficientNetServing(InferenceSession):
         self.attached: Any = None
         self.samples: dict[int, torch.Tensor] = {}
 
-    def warm_up(self, inputs: np.ndarray) -> None:
-        """Compile every executor for its host-call shape, from real eval images."""
-        images = torch.from_numpy(np.ascontiguousarray(inputs))
-        for plan, executor in zip(self.plan.executors, self.executors):
-            if self.attached is not None:
-                self.attached.detachFromDevice()
-            executor.compile(pad_by_cycling(images, plan.inference_batch))  # compiling attaches
-            self.attached = executor
-
     def load_samples(self, indices: Sequence[int], inputs: np.ndarray) -> None:
-        self.samples.update(zip(indices, torch.from_numpy(np.ascontiguousarray(inputs))))
+        self.samples.update(zip(indices, self._as_held(inputs)))
 
     def unload_samples(self, indices: Sequence[int]) -> None:
         for index in indices:
             self.samples.pop(index, None)
-
-    def predict(self, indices: Sequence[int]) -> np.ndarray:
-        position = executor_for(len(indices), self.plan.executors)
-        executor, per_call = self.executors[position], self.plan.executors[position].inference_batch
-        self._attach(executor)
-        outputs = [executor(torch.stack([self.samples[index] for index in call]))
-                   for call in host_calls(indices, per_call)]
-        return join_predictions(outputs, per_call, len(indices)).numpy()
-
-    def logged_hyperparameters(self) -> Mapping[str, HyperparameterValue]:
-        throughput = self.plan.throughput
-        logged: dict[str, HyperparameterValue] = {
-            "precision": self.plan.precision,
-            "micro_batch": throughput.micro_batch,
-            "device_iterations": throughput.device_iterations,
-            "half_partials": throughput.fp16,
-            "framework": f"poptorch {self.poplar.poptorch.__version__}",
-        }
-        if len(self.plan.executors) > 1:
-            logged["latency_micro_batch"] = self.plan.executors[0].micro_batch
-        return logged
 
     def close(self) -> None:
         """Let go of the IPU, so the next run's session can attach."""
@@ -103,14 +72,11 @@ class IpuEfficientNetServing(InferenceSession):
             self.attached.detachFromDevice()
             self.attached = None
 
-    def _attach(self, executor: Any) -> None:
-        if executor is self.attached:
-            return
-        if self.attached is None:
-            raise RuntimeError("predict before warm_up: warm_up compiles the IPU executors")
-        self.attached.detachFromDevice()
-        executor.attachToDevice()
-        self.attached = executor
+    def _as_held(self, inputs: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(inputs))
+
+    def _host_call(self, indices: Sequence[int]) -> torch.Tensor:
+        return torch.stack([self.samples[index] for index in indices])
 
 
 def create_session(context: InferenceContext) -> InferenceSession:

@@ -26,22 +26,20 @@ default ConnectionType.Always; tests/attach_detach_test.py swaps two executors o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
 from accelbench.contracts.inference import InferenceContext, InferenceSession
-from accelbench.rules.schema import HyperparameterValue
 from accelbench.submissions.ipu.common import poplar as shared
-from accelbench.submissions.ipu.common.executors import join_predictions, pad_by_cycling
-from accelbench.submissions.ipu.common.serving import executor_for, host_calls
+from accelbench.submissions.ipu.common.serving import ExecutorServing
 from accelbench.submissions.ipu.lstm_inference.config import SETTINGS, SubmissionSettings, plan_for
 from accelbench.submissions.ipu.lstm_inference.model import stack_from_weights
 
 
-class IpuLstmSession(InferenceSession):
+class IpuLstmSession(ExecutorServing):
     def __init__(
         self, context: InferenceContext, poplar: shared.PopTorch, settings: SubmissionSettings = SETTINGS
     ) -> None:
@@ -57,15 +55,6 @@ class IpuLstmSession(InferenceSession):
         self.samples = torch.empty(0)
         self.row_of: dict[int, int] = {}
 
-    def warm_up(self, inputs: np.ndarray) -> None:
-        """Compile every executor for its host-call shape, from real eval samples."""
-        windows = self._as_held(inputs)
-        for plan, executor in zip(self.plan.executors, self.executors):
-            if self.attached is not None:
-                self.attached.detachFromDevice()
-            executor.compile(pad_by_cycling(windows, plan.inference_batch))
-            self.attached = executor
-
     def load_samples(self, indices: Sequence[int], inputs: np.ndarray) -> None:
         self._hold({**self._held(), **dict(zip(indices, self._as_held(inputs)))})
 
@@ -75,26 +64,8 @@ class IpuLstmSession(InferenceSession):
             held.pop(index, None)
         self._hold(held)
 
-    def predict(self, indices: Sequence[int]) -> np.ndarray:
-        position = executor_for(len(indices), self.plan.executors)
-        executor, per_call = self.executors[position], self.plan.executors[position].inference_batch
-        self._attach(executor)
-        rows = [self.row_of[index] for index in indices]
-        outputs = [executor(self.samples[torch.tensor(call)]) for call in host_calls(rows, per_call)]
-        return join_predictions(outputs, per_call, len(rows)).numpy()
-
-    def logged_hyperparameters(self) -> Mapping[str, HyperparameterValue]:
-        throughput = self.plan.throughput
-        logged: dict[str, HyperparameterValue] = {
-            "precision": self.plan.precision,
-            "micro_batch": throughput.micro_batch,
-            "device_iterations": throughput.device_iterations,
-            "half_partials": throughput.fp16,
-            "framework": f"poptorch {self.poplar.poptorch.__version__}",
-        }
-        if len(self.plan.executors) > 1:
-            logged["latency_micro_batch"] = self.plan.executors[0].micro_batch
-        return logged
+    def _host_call(self, indices: Sequence[int]) -> torch.Tensor:
+        return self.samples[torch.tensor([self.row_of[index] for index in indices])]
 
     def _as_held(self, inputs: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32)).to(self.dtype)
@@ -106,15 +77,6 @@ class IpuLstmSession(InferenceSession):
         """Keep `held` as one contiguous host tensor, a row per sample index."""
         self.row_of = {index: row for row, index in enumerate(held)}
         self.samples = torch.stack(list(held.values())) if held else torch.empty(0)
-
-    def _attach(self, executor: Any) -> None:
-        if executor is self.attached:
-            return
-        if self.attached is None:
-            raise RuntimeError("predict before warm_up: warm_up compiles the IPU executors")
-        self.attached.detachFromDevice()
-        executor.attachToDevice()
-        self.attached = executor
 
 
 def create_session(context: InferenceContext) -> InferenceSession:
