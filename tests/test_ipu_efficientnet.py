@@ -56,6 +56,8 @@ from accelbench.submissions.ipu.efficientnet.precision import half_network
 from accelbench.submissions.ipu.efficientnet.training import IpuEfficientNetTraining
 from accelbench.submissions.ipu.efficientnet.with_loss import WithSmoothedCrossEntropy
 
+from poptorch_standins import OneIpu, recorder_for
+
 TRAINED = ("efficientnet_b0", "efficientnet_b0_g16")
 SERVED = ("efficientnet_b0_inference", "efficientnet_b0_g16_inference")
 RULES = {workload: load_rules(workload) for workload in TRAINED + SERVED}
@@ -348,25 +350,7 @@ POPTORCH_34 = {
 }
 
 
-class Recorder:
-    """Stands in for the SDK module: records each call by its dotted path, and refuses any name
-    outside POPTORCH_34, so a misspelt method fails here as it would on an IPU."""
-
-    def __init__(self, path, log):
-        self._path, self._log = path, log
-
-    def __getattr__(self, name):
-        path = f"{self._path}.{name}"
-        if not any(known == path or known.startswith(path + ".") for known in POPTORCH_34):
-            raise AttributeError(f"PopTorch 3.4 has no {path}")
-        return Recorder(path, self._log)
-
-    def __call__(self, *args, **kwargs):
-        def plain(value):
-            return value._path if isinstance(value, Recorder) else value
-
-        self._log.append((self._path, tuple(map(plain, args)), {key: plain(value) for key, value in kwargs.items()}))
-        return Recorder(self._path + "()", self._log)
+recorder = recorder_for(POPTORCH_34)
 
 
 def ipu_plan(**fields):
@@ -377,7 +361,7 @@ def ipu_plan(**fields):
 
 def test_training_options_make_exactly_the_documented_calls(tmp_path):
     log = []
-    EfficientNetPopTorch(Recorder("poptorch", log)).training_options(
+    EfficientNetPopTorch(recorder("poptorch", log)).training_options(
         ipu_plan(replicas_per_process=4, executable_cache_dir=str(tmp_path / "cache")), stochastic_rounding=True)
     o = "poptorch.Options()"
     assert log == [
@@ -392,7 +376,7 @@ def test_training_options_make_exactly_the_documented_calls(tmp_path):
         (f"{o}.Precision.enableStochasticRounding", (True,), {}),
     ]
     log.clear()
-    EfficientNetPopTorch(Recorder("poptorch", log)).training_options(
+    EfficientNetPopTorch(recorder("poptorch", log)).training_options(
         ipu_plan(fp16=False, executable_cache_dir=str(tmp_path)), stochastic_rounding=False)
     assert not any("Precision" in path for path, _, _ in log)
 
@@ -400,7 +384,7 @@ def test_training_options_make_exactly_the_documented_calls(tmp_path):
 def test_adamw_is_the_references_with_loss_scaling_and_float32_moments():
     log = []
     net = nn.Linear(3, 2)
-    EfficientNetPopTorch(Recorder("poptorch", log)).adamw(adamw(net, training_hyperparameters("efficientnet_b0")),
+    EfficientNetPopTorch(recorder("poptorch", log)).adamw(adamw(net, training_hyperparameters("efficientnet_b0")),
                                                           loss_scaling=128.0)
     ((path, (parameters,), kwargs),) = log
     assert path == "poptorch.optim.AdamW" and parameters == list(net.parameters())
@@ -412,7 +396,7 @@ def test_adamw_is_the_references_with_loss_scaling_and_float32_moments():
 def test_the_loss_marker_is_identity_loss_and_copies_no_sdk_module():
     log = []
     loss = torch.tensor(2.0)
-    EfficientNetPopTorch(Recorder("poptorch", log)).loss_marker()(loss)
+    EfficientNetPopTorch(recorder("poptorch", log)).loss_marker()(loss)
     assert log == [("poptorch.identity_loss", (loss,), {"reduction": "none"})]
 
     def identity_loss(tensor, reduction):
@@ -426,7 +410,7 @@ def test_the_loss_marker_is_identity_loss_and_copies_no_sdk_module():
 def test_the_serving_session_makes_exactly_the_documented_poptorch_calls(tmp_path, monkeypatch):
     monkeypatch.setenv("POPTORCH_CACHE_DIR", str(tmp_path / "cache"))
     log = []
-    session = IpuEfficientNetServing(serving_context(precision="fp16"), shared_poplar.PopTorch(Recorder("poptorch", log)),
+    session = IpuEfficientNetServing(serving_context(precision="fp16"), shared_poplar.PopTorch(recorder("poptorch", log)),
                                      SMALL_SERVING)
     o = "poptorch.Options()"
 
@@ -453,21 +437,6 @@ def test_the_serving_session_makes_exactly_the_documented_poptorch_calls(tmp_pat
 
 
 # --- the sessions, through CPU stand-ins for the PopTorch layer ----------------------------------------
-
-
-class OneIpu:
-    """One replica per process: at most one executor attached at a time."""
-
-    def __init__(self):
-        self.holder = None
-
-    def attach(self, executor):
-        assert self.holder is None, "two executors attached to one IPU"
-        self.holder = executor
-
-    def detach(self, executor):
-        assert self.holder is executor, "detaching an executor that is not attached"
-        self.holder = None
 
 
 class CpuExecutor:

@@ -38,6 +38,8 @@ from accelbench.submissions.ipu.lstm_inference.model import (
 )
 from accelbench.submissions.ipu.lstm_inference.session import IpuLstmSession
 
+from poptorch_standins import OneIpu, recorder_for
+
 RULES = load_rules("lstm_inference")
 SCALES = ("smoke", "small", "full")
 STEPS, FEATURES = 200, 16
@@ -233,31 +235,13 @@ POPTORCH_34 = {
 }
 
 
-class Recorder:
-    """Stands in for the SDK module: records each call by its dotted path, and refuses any name
-    outside POPTORCH_34, so a misspelt method fails here as it would on an IPU."""
-
-    def __init__(self, path, log):
-        self._path, self._log = path, log
-
-    def __getattr__(self, name):
-        path = f"{self._path}.{name}"
-        if not any(known == path or known.startswith(path + ".") for known in POPTORCH_34):
-            raise AttributeError(f"PopTorch 3.4 has no {path}")
-        return Recorder(path, self._log)
-
-    def __call__(self, *args, **kwargs):
-        def plain(value):
-            return value._path if isinstance(value, Recorder) else value
-
-        self._log.append((self._path, tuple(map(plain, args)), {key: plain(value) for key, value in kwargs.items()}))
-        return Recorder(self._path + "()", self._log)
+recorder = recorder_for(POPTORCH_34)
 
 
 def test_the_session_makes_exactly_the_documented_poptorch_calls(tmp_path, monkeypatch):
     monkeypatch.setenv("POPTORCH_CACHE_DIR", str(tmp_path / "cache"))
     log = []
-    session = IpuLstmSession(context(precision="fp16", batch_size=1024), shared_poplar.PopTorch(Recorder("poptorch", log)))
+    session = IpuLstmSession(context(precision="fp16", batch_size=1024), shared_poplar.PopTorch(recorder("poptorch", log)))
     o = "poptorch.Options()"
 
     def options(device_iterations):
@@ -297,21 +281,6 @@ def test_the_package_imports_without_poptorch_and_says_what_is_missing(monkeypat
 
 
 # --- the session, through a CPU stand-in for the PopTorch layer --------------------------------------
-
-
-class OneIpu:
-    """One IPU per process: at most one executor attached at a time."""
-
-    def __init__(self):
-        self.holder = None
-
-    def attach(self, executor):
-        assert self.holder is None, "two executors attached to one IPU"
-        self.holder = executor
-
-    def detach(self, executor):
-        assert self.holder is executor, "detaching an executor that is not attached"
-        self.holder = None
 
 
 class CpuInferencer:

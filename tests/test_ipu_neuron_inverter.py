@@ -36,6 +36,8 @@ from accelbench.submissions.ipu.neuron_inverter.precision import half_with_float
 from accelbench.submissions.ipu.neuron_inverter.session import IpuNeuronInverterSession
 from accelbench.submissions.ipu.neuron_inverter.with_loss import WithMseLoss
 
+from poptorch_standins import OneIpu, recorder_for
+
 RULES = load_rules("neuron_inverter")
 HYPER = {**RULES.hyperparameters.for_scale("smoke"), "batch_size": 8, "precision": "fp32"}
 SMALL = SubmissionSettings(micro_batch=4, device_iterations=2)
@@ -245,29 +247,12 @@ POPTORCH_34 = {
 }
 
 
-class Recorder:
-    """Stands in for the SDK modules: records each call by its dotted path, and refuses any
-    name outside POPTORCH_34, so a misspelt method fails here as it would on an IPU."""
-
-    def __init__(self, path, log):
-        self._path, self._log = path, log
-
-    def __getattr__(self, name):
-        path = f"{self._path}.{name}"
-        if not any(known == path or known.startswith(path + ".") for known in POPTORCH_34):
-            raise AttributeError(f"PopTorch 3.4 has no {path}")
-        return Recorder(path, self._log)
-
-    def __call__(self, *args, **kwargs):
-        plain = lambda value: value._path if isinstance(value, Recorder) else value  # noqa: E731
-        self._log.append((self._path, tuple(map(plain, args)),
-                          {key: plain(value) for key, value in kwargs.items()}))
-        return Recorder(self._path + "()", self._log)
+recorder = recorder_for(POPTORCH_34)
 
 
 def test_training_options_make_exactly_the_documented_calls(tmp_path):
     log = []
-    layer = poplar.NeuronInverterPopTorch(Recorder("poptorch", log))
+    layer = poplar.NeuronInverterPopTorch(recorder("poptorch", log))
     p = plan(gradient_accumulation=8, executable_cache_dir=str(tmp_path / "cache"))
     layer.options(p, training=True)
     o = "poptorch.Options()"
@@ -286,7 +271,7 @@ def test_training_options_make_exactly_the_documented_calls(tmp_path):
 
 def test_inference_options_have_no_accumulation_and_fp32_no_partials(tmp_path):
     log = []
-    poplar.NeuronInverterPopTorch(Recorder("poptorch", log)).options(
+    poplar.NeuronInverterPopTorch(recorder("poptorch", log)).options(
         plan(fp16=False, executable_cache_dir=str(tmp_path)), training=False)
     assert [path.rsplit(".", 1)[1] for path, _, _ in log] == [
         "Options", "replicationFactor", "deviceIterations", "randomSeed",
@@ -295,7 +280,7 @@ def test_inference_options_have_no_accumulation_and_fp32_no_partials(tmp_path):
 
 def test_under_poprun_popdist_sets_the_replication(tmp_path):
     log = []
-    layer = poplar.NeuronInverterPopTorch(Recorder("poptorch", log), Recorder("popdist", log))
+    layer = poplar.NeuronInverterPopTorch(recorder("poptorch", log), recorder("popdist", log))
     layer.options(plan(executable_cache_dir=str(tmp_path)), training=True)
     assert log[0] == ("popdist.poptorch.Options", (), {"ipus_per_replica": 1})
     assert not any("replicationFactor" in path for path, _, _ in log)
@@ -304,7 +289,7 @@ def test_under_poprun_popdist_sets_the_replication(tmp_path):
 
 def test_executors_optimizer_and_loader_are_called_as_documented():
     log = []
-    layer = poplar.NeuronInverterPopTorch(Recorder("poptorch", log))
+    layer = poplar.NeuronInverterPopTorch(recorder("poptorch", log))
     model, options, optimizer, dataset = object(), object(), object(), object()
     layer.adamw("params", lr=0.0, betas=(0.999, 0.999), eps=1e-8, weight_decay=0.0)
     layer.training_executor(model, options, optimizer)
@@ -345,21 +330,6 @@ def test_submission_hyperparameters_stay_in_the_closed_division():
 
 
 # --- the session, through a CPU stand-in for the PopTorch layer ----------------------------------
-
-
-class OneIpu:
-    """One replica per process: at most one executor attached at a time."""
-
-    def __init__(self):
-        self.holder = None
-
-    def attach(self, executor):
-        assert self.holder is None, "two executors attached to one IPU"
-        self.holder = executor
-
-    def detach(self, executor):
-        assert self.holder is executor, "detaching an executor that is not attached"
-        self.holder = None
 
 
 class CpuExecutor:

@@ -42,6 +42,8 @@ from accelbench.submissions.ipu.snn_bptt.session import IpuSpikingSession
 from accelbench.submissions.ipu.snn_bptt.spike import arctan_primitive, heaviside, spike
 from accelbench.submissions.ipu.snn_bptt.with_loss import WithSpikingLoss
 
+from poptorch_standins import OneIpu, recorder_for
+
 VARIANTS = ("snn_bptt_dense", "snn_bptt_sparse")
 SCALES = ("smoke", "small", "full")
 ALPHA = 2.0
@@ -491,24 +493,7 @@ POPTORCH_34 = {
 }
 
 
-class Recorder:
-    """Stands in for the SDK modules: records each call by its dotted path, and refuses any name
-    outside POPTORCH_34, so a misspelt call fails here as it would on an IPU."""
-
-    def __init__(self, path, log):
-        self._path, self._log = path, log
-
-    def __getattr__(self, name):
-        path = f"{self._path}.{name}"
-        if not any(known == path or known.startswith(path + ".") for known in POPTORCH_34):
-            raise AttributeError(f"PopTorch 3.4 has no {path}")
-        return Recorder(path, self._log)
-
-    def __call__(self, *args, **kwargs):
-        plain = lambda value: value._path if isinstance(value, Recorder) else value  # noqa: E731
-        self._log.append((self._path, tuple(map(plain, args)),
-                          {key: plain(value) for key, value in kwargs.items()}))
-        return Recorder(self._path + "()", self._log)
+recorder = recorder_for(POPTORCH_34)
 
 
 def ipu_plan(**fields):
@@ -519,7 +504,7 @@ def ipu_plan(**fields):
 
 def test_training_options_make_exactly_the_documented_calls(tmp_path):
     log = []
-    poplar.SpikingPopTorch(Recorder("poptorch", log)).options(
+    poplar.SpikingPopTorch(recorder("poptorch", log)).options(
         ipu_plan(executable_cache_dir=str(tmp_path / "cache")), training=True)
     o = "poptorch.Options()"
     assert log == [
@@ -533,7 +518,7 @@ def test_training_options_make_exactly_the_documented_calls(tmp_path):
     ]
     assert (tmp_path / "cache").is_dir()
     log.clear()
-    poplar.SpikingPopTorch(Recorder("poptorch", log)).options(
+    poplar.SpikingPopTorch(recorder("poptorch", log)).options(
         ipu_plan(fp16=True, executable_cache_dir=str(tmp_path)), training=False)
     assert [path.rsplit(".", 1)[1] for path, _, _ in log] == [
         "Options", "replicationFactor", "deviceIterations", "randomSeed",
@@ -543,7 +528,7 @@ def test_training_options_make_exactly_the_documented_calls(tmp_path):
 
 def test_adam_and_the_loss_marker_are_called_as_documented():
     log = []
-    layer = poplar.SpikingPopTorch(Recorder("poptorch", log))
+    layer = poplar.SpikingPopTorch(recorder("poptorch", log))
     layer.adam("params", lr=2e-3, betas=(0.9, 0.999), eps=1e-8)
     loss = torch.tensor(1.5)
     layer.identity_loss(loss)
@@ -558,7 +543,7 @@ def test_adam_and_the_loss_marker_are_called_as_documented():
 
 def test_executors_and_loader_are_neuron_inverters_calls():
     log = []
-    layer = poplar.SpikingPopTorch(Recorder("poptorch", log))
+    layer = poplar.SpikingPopTorch(recorder("poptorch", log))
     model, options, optimizer, dataset = object(), object(), object(), object()
     layer.training_executor(model, options, optimizer)
     layer.inference_executor(model, options)
@@ -574,14 +559,14 @@ def test_executors_and_loader_are_neuron_inverters_calls():
 
 def test_under_poprun_popdist_sets_the_replication(tmp_path):
     log = []
-    layer = poplar.SpikingPopTorch(Recorder("poptorch", log), Recorder("popdist", log))
+    layer = poplar.SpikingPopTorch(recorder("poptorch", log), recorder("popdist", log))
     layer.options(ipu_plan(executable_cache_dir=str(tmp_path)), training=True)
     assert log[0] == ("popdist.poptorch.Options", (), {"ipus_per_replica": 1})
     assert not any("replicationFactor" in path for path, _, _ in log)
 
 
 def test_a_copied_training_module_keeps_the_sdk_layer():
-    layer = poplar.SpikingPopTorch(Recorder("poptorch", []))
+    layer = poplar.SpikingPopTorch(recorder("poptorch", []))
     model = WithSpikingLoss(nn.Linear(1, 1), target_rate=0.1, strength=1.0,
                             identity_loss=layer.identity_loss)
     assert copy.deepcopy(model).identity_loss.__self__ is layer
@@ -600,21 +585,6 @@ def test_the_package_imports_without_poptorch_and_says_what_is_missing(monkeypat
 
 
 # --- the session, through a CPU stand-in for the PopTorch layer ----------------------------------------
-
-
-class OneIpu:
-    """One replica per process: at most one executor attached at a time."""
-
-    def __init__(self):
-        self.holder = None
-
-    def attach(self, executor):
-        assert self.holder is None, "two executors attached to one IPU"
-        self.holder = executor
-
-    def detach(self, executor):
-        assert self.holder is executor, "detaching an executor that is not attached"
-        self.holder = None
 
 
 class CpuExecutor:
