@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from accelbench.rules.loader import load_rules
+from accelbench.rules.loader import available_workloads, load_rules
 from accelbench.rules.schema import CalibrationRecord
 
 from conftest import REPO, run_command
@@ -139,13 +139,17 @@ def test_spiking_runs_keep_their_variants_activity(suite_run, workload):
     assert json.loads((directory / "score.json").read_text())["valid"]
 
 
-def test_inference_runs_under_loadgen_and_validate(workspace, suite_run, tmp_path):
+INFERENCE_WORKLOADS = [w for w in available_workloads() if load_rules(w).kind == "inference"]
+
+
+@pytest.mark.parametrize("workload", INFERENCE_WORKLOADS)
+def test_inference_runs_under_loadgen_and_validate(workspace, suite_run, tmp_path, workload):
     """The fp32 reference passes its own accuracy gate with the quality the rules record, every
     scenario is VALID, and `accelbench verify` and `accelbench validate` accept the files."""
     root, env, _ = workspace
     _, neuron_directory = suite_run
-    rules = load_rules("lstm_inference")
-    directory = neuron_directory.parent.parent / "lstm_inference" / "smoke"
+    rules = load_rules(workload)
+    directory = neuron_directory.parent.parent / workload / "smoke"
     run = json.loads((directory / "run_1.json").read_text())
     record = run["inference"]
     assert record["valid"], record["reason"]

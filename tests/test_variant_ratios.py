@@ -9,7 +9,7 @@ from scipy import stats
 
 from accelbench.judging.loadgen_logs import prediction_width
 from accelbench.report import variant_ratios
-from accelbench.report.summarize import Summary
+from accelbench.report.summarize import Summary, confidence_interval
 from accelbench.rules.loader import load_rules
 
 from test_inference_summary import SUBMISSION, inference_run, inference_set, result
@@ -36,7 +36,8 @@ def test_training_ratios_are_variant_over_baseline_with_both_intervals():
     by_quantity = {row.quantity: row for row in rows}
     time = by_quantity["time to target [s]"]
     assert time.ratio == pytest.approx(55.0 / 110.0)  # olympic: the fastest and slowest dropped
-    assert time.variant_measure.interval is not None and time.distinct is True
+    assert time.variant_measure.interval == pytest.approx(confidence_interval([50.0, 60.0, 55.0, 70.0, 40.0]))
+    assert time.distinct is True
     assert by_quantity["training samples/s"].ratio == pytest.approx(1.0)  # the hand-built runs share a rate
     assert by_quantity["training samples/s"].distinct is False
 
@@ -75,6 +76,8 @@ def test_the_markdown_table_and_the_figure():
     text = variant_ratios.render_markdown(rows, image)
     assert "## Variant ratios" in text and "efficientnet_b0_g16 / efficientnet_b0" in text
     assert "| a100 | small | time to target [s] | efficientnet_b0_g16 / efficientnet_b0 | 0.500 |" in text
+    time = next(row for row in rows if row.quantity == "time to target [s]")
+    assert time.variant_measure.interval is not None  # three runs: the olympic score keeps one, the interval all
     assert variant_ratios.render_markdown((), None) == ""
 
 

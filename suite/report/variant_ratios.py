@@ -89,11 +89,13 @@ def _mean_measure(values: Sequence[float]) -> Measure:
 
 
 def training_measures(s: SetSummary) -> dict[str, Measure]:
-    """Training samples/s over every run; time to target over the runs the olympic score keeps."""
+    """Training samples/s over every run; time to target as the olympic score (the mean of the runs it
+    keeps) with the interval over every converged run (three runs keep one, which has none)."""
     measures = {"training samples/s": _mean_measure([run.samples_per_s for run in s.runs])}
-    times = s.kept_times_s
-    if times is not None:
-        measures["time to target [s]"] = _mean_measure(times)
+    kept = s.kept_times_s
+    if kept is not None:
+        converged = [run.time_to_train_s for run in s.runs if run.converged]
+        measures["time to target [s]"] = Measure(statistics.fmean(kept), confidence_interval(converged))
     return measures
 
 
@@ -165,7 +167,8 @@ def cells(row: RatioRow) -> tuple[str, ...]:
 
 
 METHOD = (f"Ratio = variant / baseline on the same system, scale and division. Intervals are {CONFIDENCE:.0%}: "
-          "Student-t over the runs (samples/s over all runs, time to target over the runs the olympic score keeps); "
+          "Student-t over the runs (samples/s over all runs; time to target is the olympic score, its interval over "
+          "every converged run); "
           "a single run's percentile latency has the distribution-free interval of that quantile from its "
           "trace. 'distinct' says whether the two intervals are apart.")
 

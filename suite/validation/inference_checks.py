@@ -241,7 +241,9 @@ class _InferenceRun:
         if len(targets) != accuracy.samples:
             self.error("inference.accuracy", f"{len(targets)} eval targets for {accuracy.samples} samples")
             return False
-        achieved = compute_metric(quality.metric, predictions, targets.reshape(predictions.shape))
+        if targets.ndim == 2:  # a regression's targets, one row per sample; a classifier's are labels
+            targets = targets.reshape(predictions.shape)
+        achieved = compute_metric(quality.metric, predictions, targets)
         if accuracy.achieved is None or not math.isclose(achieved, accuracy.achieved, rel_tol=QUALITY_TOLERANCE,
                                                          abs_tol=1e-12):
             self.error("inference.accuracy", f"accuracy.achieved is {shown(accuracy.achieved)}, but LoadGen's accuracy "
