@@ -1,56 +1,67 @@
 """Training throughput of the a100 snn_bptt session against the reference session, measured in
-one run on one device.
+one run on one device (goal on a GPU: >= 3x), and where event-driven synapses pay.
 
-    python benchmarks/bench_a100_snn_bptt.py [--device cpu|cuda] [--scale small|full]
-        [--variant dense|sparse] [--steps 5] [--repeats 5] [--precision bf16] [--threads N] [--eager]
-    python benchmarks/bench_a100_snn_bptt.py --sparse-crossover [--device ...] [--scale ...]
+    pytest benchmarks/bench_a100_snn_bptt.py --benchmark-only [--bench-device cuda] [--bench-scale smoke|small|full]
+        [--bench-threads N] [-k throughput | -k crossover]
 
-Both sides train the rules' network at --scale (widths, batch, learning rate of the variant)
-on the same random spike rasters (Bernoulli at the data's density: one spike per channel over
-the steps, plus the noise rate) from the same initial weights (checked):
+Throughput: both sides train the rules' network of each variant at --bench-scale (widths, batch,
+learning rate) on the same random spike rasters (Bernoulli at the data's density: one spike per
+channel over the steps, plus the noise rate) from the same initial weights (checked):
   reference  accelbench.reference.snn_bptt.training, fp32, eager (TF32 off on CUDA);
-  submission the a100 session: create_session and warm_up (untimed: compiles on CUDA), in
-             --precision: by default the submission's (bf16) on CUDA, fp32 on a CPU.
-Each timing is one train_epoch over --steps batches, between device synchronisations. One
-untimed epoch of each comes first; then the repeats alternate (reference, submission, ...), and
-the medians are compared, so the ratio is measured in one run on one device. On a shared CPU,
-`--threads 1` keeps OpenMP threads from waiting on descheduled siblings (the timings of 2
-threads on a busy 2-core machine come in 4 ms scheduler quanta).
+  submission the a100 session: create_session and warm_up (untimed: compiles on CUDA), in the
+             submission's precision (bf16) on CUDA, fp32 on a CPU (CPUs without bf16 matrix units
+             emulate bf16 products slowly).
+Each timing is one train_epoch over 5 batches (at smoke: 1 of 8), between device
+synchronisations. One untimed epoch of each comes first; then the repeats alternate (reference,
+submission, ...; pytest-benchmark times the submission's), and the medians are compared, so the
+ratio is measured in one run on one device. On a shared CPU, `--bench-threads 1` keeps OpenMP
+threads from waiting on descheduled siblings (the timings of 2 threads on a busy 2-core machine
+come in 4 ms scheduler quanta).
 
---sparse-crossover times one synapse, forward and backward, dense (autocast in --precision)
-against event-driven (sparse.py) at several spike densities: the input layer (no spike
-gradient) and a hidden layer (with it), at --scale's sizes.
+Sparse crossover: one synapse, forward and backward, dense (autocast in the submission's
+precision) against event-driven (sparse.py) at several spike densities: the input layer (no spike
+gradient) and a hidden layer (with it), at the scale's sizes; each (layer, density) is one
+benchmark of the event-driven path, the dense one run before it in every round.
 """
 
 from __future__ import annotations
 
-import argparse
+import itertools
 import statistics
-import sys
-import time
-from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 
+import pytest
 import torch
+from cuda_timing import host_synchronisations, plain_fp32_backends, synchronized_seconds
+from rounds import run_rounds, seconds_of
 from torch.nn import functional
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # the neuron_inverter bench's helpers
-from bench_a100_neuron_inverter import host_synchronisations, plain_backends, seconds  # noqa: E402
-
-from accelbench.contracts.training import TrainingContext  # noqa: E402
-from accelbench.reference.snn_bptt import training as reference_training  # noqa: E402
-from accelbench.rules.loader import load_rules  # noqa: E402
-from accelbench.run.world import SINGLE  # noqa: E402
-from accelbench.submissions.a100.common.precision import (
-    configure_cuda_backends,  # noqa: E402
-    precision_for,  # noqa: E402
-)
-from accelbench.submissions.a100.snn_bptt import HYPERPARAMETERS, create_session  # noqa: E402
-from accelbench.submissions.a100.snn_bptt.lif import LOOPS  # noqa: E402
-from accelbench.submissions.a100.snn_bptt.sparse import event_linear  # noqa: E402
+from accelbench.contracts.training import TrainingContext
+from accelbench.reference.snn_bptt import training as reference_training
+from accelbench.rules.loader import load_rules
+from accelbench.run.world import SINGLE
+from accelbench.submissions.a100.common.precision import configure_cuda_backends, precision_for
+from accelbench.submissions.a100.snn_bptt import HYPERPARAMETERS, create_session
+from accelbench.submissions.a100.snn_bptt.sparse import event_linear
 
 SEED = 0
+GOAL = 3.0
 CROSSOVER_DENSITIES = (0.005, 0.01, 0.02, 0.05, 0.1)
+
+
+@dataclass(frozen=True)
+class Size:
+    steps: int  # training steps per timed epoch
+    repeats: int
+    batch_size: int | None  # None: the rules' at the scale
+
+
+SIZES = {"smoke": Size(steps=1, repeats=1, batch_size=8), "small": Size(steps=5, repeats=5, batch_size=None),
+         "full": Size(steps=5, repeats=5, batch_size=None)}
+
+
+def precision_on(device: torch.device) -> str:
+    return HYPERPARAMETERS["precision"] if device.type == "cuda" else "fp32"
 
 
 def random_split(samples: int, data: dict, seed: int = SEED) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,134 +93,91 @@ def contexts(workload: str, scale: str, precision: str, batch_size: int | None, 
     return context({**hyper, "precision": "fp32"}), context({**hyper, **HYPERPARAMETERS, "precision": precision})
 
 
-def throughput(args: argparse.Namespace, device: torch.device) -> int:
-    workload = f"snn_bptt_{args.variant}"
+@pytest.mark.parametrize("variant", ["dense", "sparse"])
+def test_throughput(benchmark, goal_ratio, bench_scale, torch_device, variant):
+    device, size = torch_device, SIZES[bench_scale]
+    workload = f"snn_bptt_{variant}"
     reference_context, submission_context = contexts(
-        workload, args.scale, args.precision, args.batch_size, args.steps, device)
+        workload, bench_scale, precision_on(device), size.batch_size, size.steps, device)
     reference = reference_training.create_session(reference_context)
     submission = create_session(submission_context)
     for (name, ours), theirs in zip(submission.network.state_dict().items(), reference.network.state_dict().values()):
         assert torch.equal(ours.cpu(), theirs.cpu()), f"initial weights differ: {name}"
-    started = time.perf_counter()
-    reference.warm_up()
-    submission.warm_up()
-    warm_up_s = time.perf_counter() - started
-    epochs = iter(range(1, 10**9))
+    warm_up_s = seconds_of(lambda: (reference.warm_up(), submission.warm_up()))
+    epochs = itertools.count(1)
 
     def run_reference() -> float:
         if device.type == "cuda":
-            plain_backends()
-        return seconds(lambda: reference.train_epoch(next(epochs)), device)
+            plain_fp32_backends()
+        return synchronized_seconds(lambda: reference.train_epoch(next(epochs)), device)
 
     def run_submission() -> float:
         if device.type == "cuda":
             configure_cuda_backends(submission.precision)
-        return seconds(lambda: submission.train_epoch(next(epochs)), device)
+        return synchronized_seconds(lambda: submission.train_epoch(next(epochs)), device)
 
     run_reference(), run_submission()  # untimed: first-call allocations
-    pairs = [(run_reference(), run_submission()) for _ in range(args.repeats)]
+    rounds = run_rounds(benchmark, run_submission, size.repeats, peer=run_reference)
 
-    batch = int(submission_context.hyperparameters["batch_size"])
-    steps = int(submission_context.dataset_parameters["steps"])
-    samples = args.steps * batch
-    reference_rate = samples / statistics.median(r for r, _ in pairs)
-    submission_rate = samples / statistics.median(s for _, s in pairs)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     hp = submission_context.hyperparameters
-    print(f"device: {name} ({device}), torch {torch.__version__}")
-    print(f"{workload} at scale {args.scale}: hidden {hp['hidden']}, "
-          f"channels {submission_context.dataset_parameters['channels']}, {steps} time steps, "
-          f"batch {batch}; {args.steps} steps per timed epoch, {args.repeats} interleaved repeats")
-    print(f"untimed warm-up of both sessions (compiles on CUDA): {warm_up_s:.1f} s")
-    print(f"reference (fp32, eager, snnTorch):   {reference_rate:12,.1f} samples/s  "
-          f"{reference_rate * steps:14,.0f} timesteps/s")
-    print(f"submission ({submission.precision.name}, "
-          f"{'eager' if device.type != 'cuda' or args.eager else 'compiled'} LIF loops"
-          f"{', fused Adam' if device.type == 'cuda' else ''}):"
-          f"{'':>1}{submission_rate:12,.1f} samples/s  {submission_rate * steps:14,.0f} timesteps/s")
-    print("per repeat (reference s, submission s): "
-          + ", ".join(f"({r:.3f}, {s:.3f})" for r, s in pairs))
-    print(f"ratio submission/reference = {submission_rate / reference_rate:.2f}")
-    if device.type == "cuda":
+    batch, steps = int(hp["batch_size"]), int(submission_context.dataset_parameters["steps"])
+    samples = size.steps * batch
+    reference_rate = samples / statistics.median(rounds.peer)
+    submission_rate = samples / statistics.median(rounds.subject)
+    gpu = device.type == "cuda"
+    benchmark.extra_info.update(
+        device_name=torch.cuda.get_device_name(device) if gpu else f"CPU, {torch.get_num_threads()} threads",
+        device=str(device), torch_version=torch.__version__, workload=workload, scale=bench_scale,
+        hidden=hp["hidden"], channels=submission_context.dataset_parameters["channels"], time_steps=steps,
+        batch_size=batch, steps_per_epoch=size.steps, repeats=size.repeats, warm_up_s=warm_up_s,
+        precision=submission.precision.name, compiled_lif_loops=gpu,
+        reference_samples_per_s=reference_rate, submission_samples_per_s=submission_rate,
+        reference_timesteps_per_s=reference_rate * steps, submission_timesteps_per_s=submission_rate * steps)
+    ratio = submission_rate / reference_rate
+    goal_ratio("submission / reference samples/s (of the medians)", ratio,
+               f">= {GOAL:g} on a GPU" if gpu else "none on a CPU",
+               met=ratio >= GOAL if gpu else None)
+    if gpu:
         syncs = host_synchronisations(lambda: submission.train_epoch(next(epochs)))
-        print(f"host synchronisations in one submission epoch of {args.steps} steps: {syncs} "
-              "(1 expected: the epoch's mean loss)")
-    else:
-        print("CPU run: eager on both sides; the GPU ratio is for a CUDA run to measure.")
-    return 0
+        benchmark.extra_info["host_synchronisations_per_epoch"] = syncs
+        assert syncs == 1, f"{syncs} host synchronisations in one submission epoch, 1 expected (the epoch's mean loss)"
 
 
-def _median_seconds(work: Callable[[], None], device: torch.device, repeats: int) -> float:
-    work()
-    return statistics.median(seconds(work, device) for _ in range(repeats))
-
-
-def sparse_crossover(args: argparse.Namespace, device: torch.device) -> int:
-    """Dense against event-driven propagation, one synapse, forward + backward."""
-    rules = load_rules(f"snn_bptt_{args.variant}")
-    data = rules.dataset.parameters_for(args.scale)
-    hyper = rules.hyperparameters.for_scale(args.scale)
-    batch, steps = args.batch_size or int(hyper["batch_size"]), int(data["steps"])
+@pytest.mark.parametrize("density", CROSSOVER_DENSITIES)
+@pytest.mark.parametrize("layer", ["input", "hidden"])
+def test_sparse_crossover(benchmark, goal_ratio, bench_scale, torch_device, layer, density):
+    """Dense against event-driven propagation, one synapse, forward + backward, at the scale's widths (the
+    variants share them)."""
+    device, size = torch_device, SIZES[bench_scale]
+    rules = load_rules("snn_bptt_dense")
+    data = rules.dataset.parameters_for(bench_scale)
+    hyper = rules.hyperparameters.for_scale(bench_scale)
+    batch, steps = size.batch_size or int(hyper["batch_size"]), int(data["steps"])
     hidden, channels = int(hyper["hidden"]), int(data["channels"])
-    precision = precision_for(args.precision)
+    inputs, spike_grad = (channels, False) if layer == "input" else (hidden, True)
+    precision = precision_for(precision_on(device))
     if device.type == "cuda":
         configure_cuda_backends(precision)
     generator = torch.Generator().manual_seed(SEED)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; batch {batch} x {steps} steps; "
-          f"dense in {precision.name}, events in fp32; medians of {args.repeats}, forward + backward")
-    print(f"{'layer':<22}{'density':>9}{'dense ms':>11}{'events ms':>11}{'events/dense':>14}")
-    for layer, inputs, spike_grad in (("input  %d -> %d" % (channels, hidden), channels, False),
-                                      ("hidden %d -> %d" % (hidden, hidden), hidden, True)):
-        weight = (torch.randn(hidden, inputs, generator=generator) / inputs**0.5).to(device).requires_grad_()
-        bias = torch.zeros(hidden, device=device, requires_grad=True)
-        grad = torch.randn(batch, steps, hidden, generator=generator).to(device)
-        for density in CROSSOVER_DENSITIES:
-            spikes = (torch.rand(batch, steps, inputs, generator=generator) < density).float().to(device)
-            spikes.requires_grad_(spike_grad)
+    weight = (torch.randn(hidden, inputs, generator=generator) / inputs**0.5).to(device).requires_grad_()
+    bias = torch.zeros(hidden, device=device, requires_grad=True)
+    grad = torch.randn(batch, steps, hidden, generator=generator).to(device)
+    spikes = (torch.rand(batch, steps, inputs, generator=generator) < density).float().to(device)
+    spikes.requires_grad_(spike_grad)
 
-            def dense() -> None:
-                with precision.autocast_on(device.type):
-                    functional.linear(spikes, weight, bias).float().backward(grad)
+    def dense() -> None:
+        with precision.autocast_on(device.type):
+            functional.linear(spikes, weight, bias).float().backward(grad)
 
-            def events() -> None:
-                event_linear(spikes, weight, bias).backward(grad)
+    def events() -> None:
+        event_linear(spikes, weight, bias).backward(grad)
 
-            dense_s = _median_seconds(dense, device, args.repeats)
-            events_s = _median_seconds(events, device, args.repeats)
-            print(f"{layer:<22}{density:>9.3f}{dense_s * 1e3:>11.2f}{events_s * 1e3:>11.2f}"
-                  f"{events_s / dense_s:>14.2f}")
-    return 0
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--scale", choices=("smoke", "small", "full"), default="small")
-    parser.add_argument("--variant", choices=("dense", "sparse"), default="dense")
-    parser.add_argument("--steps", type=int, default=5, help="training steps per timed epoch")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=None, help="default: the rules' at --scale")
-    parser.add_argument("--precision", default=None,
-                        help=f"the submission's precision; default {HYPERPARAMETERS['precision']} on CUDA, fp32 on "
-                             "a CPU (CPUs without bf16 matrix units emulate bf16 products slowly)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    parser.add_argument("--sparse-crossover", action="store_true")
-    parser.add_argument("--eager", action="store_true", help="CUDA: run the LIF loops uncompiled")
-    args = parser.parse_args()
-    LOOPS.compile_cuda = not args.eager
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        print(f"--device {args.device}: torch {torch.__version__} sees no GPU; use --device cpu", file=sys.stderr)
-        return 2
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.precision is None:
-        args.precision = HYPERPARAMETERS["precision"] if device.type == "cuda" else "fp32"
-    return sparse_crossover(args, device) if args.sparse_crossover else throughput(args, device)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    dense(), events()  # warm-up, not counted
+    rounds = run_rounds(benchmark, lambda: synchronized_seconds(events, device), size.repeats,
+                        peer=lambda: synchronized_seconds(dense, device))
+    benchmark.extra_info.update(
+        device=str(device), layer=f"{inputs} -> {hidden}", density=density, batch=batch, time_steps=steps,
+        dense_precision=precision.name, dense_median_ms=statistics.median(rounds.peer) * 1e3,
+        events_median_ms=statistics.median(rounds.subject) * 1e3)
+    goal_ratio("events / dense fwd+bwd s (of the medians)", rounds.ratio_of_medians(),
+               "none set (below 1 events pay)")

@@ -1,7 +1,7 @@
 """Peer check of mcmc_alpha's sampler: the TensorFlow Probability reference vs NumPyro's HMC, same posterior, one run.
 
     pip install -r benchmarks/requirements-hmc-peer.txt   # numpyro 0.22.0, jax and jaxlib 0.10.2
-    python benchmarks/bench_hmc_peer.py [--scale smoke|small|full] [--seed 0] [--draws N] [--threads N]
+    pytest benchmarks/bench_hmc_peer.py --benchmark-only [--bench-scale smoke|small|full] [--bench-threads N]
 
 Why: the reference samples with TFP's HMC (`accelbench.reference.mcmc_alpha`); before its seconds
 per effective sample are set beside anyone's, we want to know that a second, independently
@@ -10,10 +10,14 @@ written HMC reaches the same posterior from the same start, and what it costs th
 Matched. The model: the numpy network's layout (W1 F x H row-major, b1, W2, b2, w3, b3), as one
 NumPyro site `theta` of F H + 2 H + 3 values with a Normal(0, prior_scale) prior, and the
 StudentT(likelihood_df, prediction, likelihood_scale) likelihood of every train row, in float32.
-The data: the rules' dataset at `--scale` (the cache under $ACCELBENCH_DATA_DIR if generated,
-else generated into a temporary folder). The start: the harness's `initial_state` from `--seed`.
-The budget: the rules' chains, leapfrog steps, burn-in and draws per chain (`--draws` overrides
-the draws); NumPyro gets num_steps = the leapfrog count with trajectory_length=None (with both
+The data: the rules' dataset at the size's scale (the cache under $ACCELBENCH_DATA_DIR if
+generated, else generated there). The start: the harness's `initial_state` from seed 0. The
+budget: the rules' chains, leapfrog steps, burn-in and draws per chain at that scale. Sizes:
+small is the rules' smoke budget (the README's figure), full the rules' small one, and smoke a
+tiny posterior both samplers mix over in seconds (the smoke data's first 128 train rows, 8
+hidden units, 2 chains of 50 leapfrog steps, 200 burn-in and 400 draws: at the smoke network the
+chains barely leave their start in such a budget, where the Monte Carlo error, and so the
+agreement check, means nothing). NumPyro gets num_steps = the leapfrog count with trajectory_length=None (with both
 set, NumPyro derives a fixed step size from the trajectory and adapts nothing), adapt_step_size,
 no mass-matrix adaptation, num_warmup = the burn-in and chain_method="vectorized", so its chains
 are one batch under vmap as TFP's are one (chains, parameters) batch. Both target the rules'
@@ -29,9 +33,10 @@ Timing: compiling is untimed, as in the harness (TFP: building the session and i
 XLA program per block length; NumPyro: the spans JAX reports for tracing, lowering and compiling,
 taken out of its warm-up and sampling calls, since it compiles inside both). The wall seconds are
 burn-in plus draws; TFP draws in the rules' blocks, as the harness asks for them, without the
-harness's diagnostics between blocks. The phases run interleaved (TFP's burn-in, NumPyro's, TFP's
-draws, NumPyro's) so that load on a shared machine hits both alike; `--threads` pins the process
-to that many of its CPUs and gives TensorFlow as many intra- and inter-op threads.
+harness's diagnostics between blocks. The phases run interleaved (NumPyro's burn-in, TFP's,
+NumPyro's draws, TFP's) so that load on a shared machine hits both alike: pytest-benchmark's two
+rounds are TFP's burn-in and its draws. `--bench-threads` pins the process to that many of its
+CPUs; TensorFlow gets as many intra- and inter-op threads (default: every CPU).
 
 Figures, from the draws alone with the suite's functions: bulk and tail ESS and rank R-hat over
 the posterior predictive means of the first probe_rows val rows (`accelbench.run.sampling.summaries`,
@@ -40,27 +45,24 @@ for each probe mean, z = |mean_tfp - mean_numpyro| / sqrt(se_tfp^2 + se_numpyro^
 ArviZ's Monte Carlo standard error of the mean (sd / sqrt(ESS of the mean)); the check passes
 when the worst z is at most 4. Before sampling, the two log posteriors at the chains' start must
 agree to 1e-4 relative (both are normalised, so the same model gives the same numbers). If either
-check fails the script exits 1.
+check fails the benchmark fails. The ratio recorded is TFP's seconds per effective sample over
+NumPyro's.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pytest
 from arviz_stats.base import array_stats
+from rounds import run_rounds
+from workspace import load_splits
 
 from accelbench.contracts.sampling import SamplingContext
-from accelbench.data import datasets
-from accelbench.errors import UserError
 from accelbench.judging import posterior
 from accelbench.judging.draws_scoring import initial_state, predictive_score, summaries
 from accelbench.reference.mcmc_alpha import network
@@ -71,6 +73,7 @@ from accelbench.rules.schema import BenchmarkRules, Scale
 from accelbench.run.world import SINGLE
 
 WORKLOAD = "mcmc_alpha"
+SEED = 0
 AGREEMENT_K = 4.0
 START_RTOL = 1e-4  # float32 sums over a few thousand terms of either sign
 INSTALL_HINT = "pip install -r benchmarks/requirements-hmc-peer.txt"
@@ -81,7 +84,7 @@ _COMPILE_EVENTS = frozenset({"/jax/core/compile/jaxpr_trace_duration",
 
 @dataclass(frozen=True)
 class Budget:
-    """What both samplers are given: the rules' budget at a scale, with the overrides a test or `--draws` asks for."""
+    """What both samplers are given: the rules' budget at a scale, with the overrides a size or a test asks for."""
 
     seed: int
     chains: int
@@ -165,19 +168,6 @@ class Comparison:
         """TFP's seconds per effective sample over NumPyro's (above 1 NumPyro is the more efficient)."""
         a, b = self.tfp_figures.s_per_effective_sample, self.numpyro_figures.s_per_effective_sample
         return a / b if a and b else None
-
-
-def load_data(rules: BenchmarkRules, scale: Scale) -> tuple[Split, Split]:
-    """(train, val): the cached dataset when it is there, else generated into a temporary folder (the cache is
-    left as it was)."""
-    cached = datasets.data_directory(rules, scale)
-    if datasets.is_generated(cached):
-        loaded = datasets.load(rules, scale, cached, ("train", "val"))
-    else:
-        with tempfile.TemporaryDirectory(prefix="bench_hmc_peer-") as folder:
-            datasets.generate(rules, scale, Path(folder))
-            loaded = datasets.load(rules, scale, Path(folder), ("train", "val"))
-    return loaded["train"], loaded["val"]
 
 
 def import_numpyro() -> tuple[ModuleType, ModuleType, ModuleType]:
@@ -377,14 +367,24 @@ def start_log_density_gap(context: SamplingContext) -> float:
     return float(np.max(np.abs(peer - reference) / np.abs(reference)))
 
 
-def compare(rules: BenchmarkRules, scale: Scale, budget: Budget, train: Split, val: Split) -> Comparison:
-    """Both samplers from one start over one budget, and what their draws say."""
+PHASES = {"burn_in": "burn_in_s", "draw": "draws_s"}  # each sampler's phase, and the seconds it took
+
+
+def in_turn(tfp: TfpSampler, numpyro: NumpyroSampler) -> None:
+    """Each phase NumPyro's, then TFP's: interleaved, so that load on a shared machine hits both alike."""
+    for phase in PHASES:
+        getattr(numpyro, phase)()
+        getattr(tfp, phase)()
+
+
+def compare(rules: BenchmarkRules, scale: Scale, budget: Budget, train: Split, val: Split,
+            sample: Callable[[TfpSampler, NumpyroSampler], None] = in_turn) -> Comparison:
+    """Both samplers from one start over one budget, run through their phases by `sample`, and what their draws
+    say."""
     context = sampling_context(rules, scale, budget, train)
     gap = start_log_density_gap(context)
     samplers = (TfpSampler(context, budget), NumpyroSampler(context, budget))
-    for phase in ("burn_in", "draw"):  # interleaved, so that load on a shared machine hits both alike
-        for sampler in samplers:
-            getattr(sampler, phase)()
+    sample(*samplers)
     tfp_run, numpyro_run = (sampler.result() for sampler in samplers)
     return Comparison(tfp=tfp_run, numpyro=numpyro_run, tfp_figures=figures_of(rules, tfp_run, val),
                       numpyro_figures=figures_of(rules, numpyro_run, val), z=probe_z(rules, tfp_run, numpyro_run, val),
@@ -429,51 +429,91 @@ def report(comparison: Comparison, rules: BenchmarkRules) -> None:
     print(f"ratio tfp/numpyro of s per effective sample = {_shown(ratio, 2)} (above 1 NumPyro is the more efficient)")
 
 
-def _limit_threads(threads: int) -> None:
-    """Pin the process to `threads` of its CPUs before either framework starts its pools, so XLA in both sees
-    the same cores."""
-    allowed = sorted(os.sched_getaffinity(0))
-    if threads < len(allowed):
-        os.sched_setaffinity(0, allowed[:threads])
+@dataclass(frozen=True)
+class Size:
+    """The rules' data and budget at `scale`, with what the size overrides."""
+
+    scale: Scale
+    hidden_units: int | None = None
+    train_rows: int | None = None
+    chains: int | None = None
+    leapfrog_steps: int | None = None
+    burn_in: int | None = None
+    draws: int | None = None
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", choices=("smoke", "small", "full"), default="smoke")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--draws", type=int, default=None, help="kept draws per chain (default: the rules')")
-    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
-    args = parser.parse_args(argv)
-    _limit_threads(args.threads)
+SIZES = {"smoke": Size("smoke", hidden_units=8, train_rows=128, chains=2, leapfrog_steps=50, burn_in=200, draws=400),
+         "small": Size("smoke"), "full": Size("small")}
+
+
+def sized_problem(size: Size) -> tuple[BenchmarkRules, Budget, Split, Split]:
+    """(rules, budget, train, val) of a size."""
+    rules = load_rules(WORKLOAD)
+    if size.hidden_units:
+        model = rules.sampling.model.model_copy(update={"hidden_units": size.hidden_units})
+        rules = rules.model_copy(update={"sampling": rules.sampling.model_copy(update={"model": model})})
+    splits = load_splits(rules, size.scale, ("train", "val"))
+    train = splits["train"]
+    if size.train_rows:
+        train = Split(train.inputs[: size.train_rows], train.targets[: size.train_rows])
+    budget = budget_for(rules, size.scale, SEED, draws=size.draws, chains=size.chains,
+                        leapfrog_steps=size.leapfrog_steps, burn_in=size.burn_in)
+    return rules, budget, train, splits["val"]
+
+
+def timed_in_turn(benchmark) -> Callable[[TfpSampler, NumpyroSampler], None]:
+    """in_turn under pytest-benchmark: one round per phase, TFP's phase timed, NumPyro's run just before it."""
+
+    def sample(tfp: TfpSampler, numpyro: NumpyroSampler) -> None:
+        tfp_phases, numpyro_phases = iter(PHASES), iter(PHASES)
+
+        def phase_of(sampler, phases) -> Callable[[], float]:
+            def run() -> float:
+                phase = next(phases)
+                getattr(sampler, phase)()
+                return getattr(sampler, PHASES[phase])
+
+            return run
+
+        run_rounds(benchmark, phase_of(tfp, tfp_phases), len(PHASES), peer=phase_of(numpyro, numpyro_phases))
+
+    return sample
+
+
+def figures_info(run: SamplerRun, figures: Figures) -> dict:
+    return {"compile_s": run.compile_s, "burn_in_s": run.burn_in_s, "draws_s": run.draws_s,
+            "sampling_s": run.sampling_s, "ess_bulk": figures.ess_bulk, "ess_tail": figures.ess_tail,
+            "ess_per_s": figures.ess_bulk / run.sampling_s if figures.ess_bulk else None,
+            "s_per_effective_sample": figures.s_per_effective_sample, "rhat": figures.rhat,
+            "predictive": figures.predictive, "acceptance": run.acceptance.tolist(),
+            "step_size": run.step_size.tolist()}
+
+
+def test_tfp_vs_numpyro(benchmark, goal_ratio, bench_scale, bench_threads, bench_workspace, tensorflow):
     try:
         jax, numpyro, _ = import_numpyro()
     except ImportError as error:
-        sys.exit(f"bench_hmc_peer: {error}")
-    try:
-        from accelbench.reference.mcmc_alpha.tfp_model import require_tensorflow
+        pytest.skip(str(error))
+    from accelbench.reference.mcmc_alpha.tfp_model import require_tensorflow
 
-        tf, tfp = require_tensorflow()
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
-        rules = load_rules(WORKLOAD)
-        budget = budget_for(rules, args.scale, args.seed, draws=args.draws)
-        train, val = load_data(rules, args.scale)
-    except UserError as error:
-        sys.exit(f"bench_hmc_peer: {error}")
-    print(f"tensorflow {tf.__version__}, tensorflow-probability {tfp.__version__}, jax {jax.__version__}, "
-          f"numpyro {numpyro.__version__}; {args.threads} CPU thread(s); {WORKLOAD} {args.scale}: "
-          f"{len(train.inputs)} train rows, {len(val.inputs)} val rows, "
-          f"{network.parameter_count(train.inputs.shape[1], rules.sampling.model.hidden_units)} parameters, fp32")
-    print(f"budget: {budget.chains} chains batched, {budget.leapfrog_steps} leapfrog steps, burn-in {budget.burn_in}, "
-          f"{budget.draws} draws per chain, seed {budget.seed}, initial step size {budget.initial_step_size}, "
-          f"target acceptance {budget.target_accept_prob}")
-    print(f"step-size adaptation differs (the budget is matched, not the schedule): TFP dual averaging over the "
-          f"first {budget.adaptation_steps} burn-in steps, NumPyro dual averaging over all {budget.burn_in} "
-          f"warm-up steps (Stan windows, ends on the averaged step size)")
-    comparison = compare(rules, args.scale, budget, train, val)
+    _, tfp = require_tensorflow()
+    size = SIZES[bench_scale]
+    rules, budget, train, val = sized_problem(size)
+    comparison = compare(rules, size.scale, budget, train, val, sample=timed_in_turn(benchmark))
     report(comparison, rules)
-    return 0 if comparison.agrees and comparison.same_model else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    benchmark.extra_info.update(
+        tensorflow_version=tensorflow.__version__, tensorflow_probability_version=tfp.__version__,
+        jax_version=jax.__version__, numpyro_version=numpyro.__version__, threads=bench_threads, scale=size.scale,
+        train_rows=len(train.inputs), val_rows=len(val.inputs),
+        parameters=network.parameter_count(train.inputs.shape[1], rules.sampling.model.hidden_units),
+        chains=budget.chains, leapfrog_steps=budget.leapfrog_steps, burn_in=budget.burn_in, draws=budget.draws,
+        tfp_adaptation_steps=budget.adaptation_steps, start_gap=comparison.start_gap, worst_z=comparison.worst_z,
+        tfp=figures_info(comparison.tfp, comparison.tfp_figures),
+        numpyro=figures_info(comparison.numpyro, comparison.numpyro_figures))
+    if comparison.ratio is not None:
+        goal_ratio("tfp / numpyro s per effective sample (above 1 NumPyro is the more efficient)", comparison.ratio,
+                   "none set")
+    assert comparison.same_model, f"log posteriors differ by {comparison.start_gap:.1e} at the start"
+    assert comparison.agrees, f"probe means disagree: worst z {comparison.worst_z:.2f} > {AGREEMENT_K:g}"
+    assert comparison.ratio is not None, "no effective samples on one side"

@@ -1,20 +1,19 @@
 """Peer check of one LIF layer, forward + backward: snnTorch (our snn_bptt reference) vs SpikingJelly.
 
     pip install --no-deps -r benchmarks/requirements-peer.txt   # spikingjelly 2.0.0 + loguru
-    python benchmarks/bench_lif_peer.py [--neurons 1024] [--steps 200] [--batch 16] [--repeats 7]
-                                        [--device cpu|cuda] [--dtype float32|float64]
+    pytest benchmarks/bench_lif_peer.py --benchmark-only [--bench-scale smoke|small|full] [--bench-device cuda]
 
 Why: the snn_bptt reference builds its neurons with snnTorch and steps them in a Python loop;
 before its timings mean anything we want to know that another SNN library computes the same
 neuron, and how fast that library runs the same layer. The model is the Open Neuromorphic SNN
 library benchmark's (one `torch.nn.Linear(n, n)` feeding one LIF population, batch 16, 500
-steps, 16k neurons on a GPU), scaled by default to a small shared CPU.
+steps, 16k neurons on a GPU: --bench-scale full), scaled at small (n 1,024, 200 steps, batch 16)
+to a small shared CPU.
 
 Setup. Both libraries get the same Linear (one is copied into the other), the same Gaussian
 input (T, B, n), time-major, and the same loss, (spikes * fixed random weights).sum(), so that
 the gradients carry information. snnTorch: `leaky_neuron(beta)` of
-`accelbench.reference.snn_bptt.model` (or, if that module is missing, the same constructor
-inline), called once per time step in a Python loop, as the reference does. SpikingJelly:
+`accelbench.reference.snn_bptt.model`, called once per time step in a Python loop, as the reference does. SpikingJelly:
 `LIFNode(..., step_mode="m")` on the whole sequence. SpikingJelly 2.0.0 has no `backend=`
 argument and no cupy backend any more: it picks the implementation from the tensor's device
 and dtype. On the CPU both dtypes run a Python loop over time with autograd, like snnTorch (in
@@ -22,7 +21,7 @@ float32/16 inside the custom op `sj_lif::forward`, whose AutogradCPU kernel is t
 with its own surrogate autograd.Function; in float64 the module-level Torch reference through
 `surrogate.ATan`), so on the CPU the comparison is of per-step overhead, not of a fused kernel.
 On CUDA it tries native CUDA, then Triton, then Torch (SJ_LIF_CUDA_IMPLEMENTATION overrides);
-the script prints which one runs.
+extra_info says which one ran.
 
 Parameter mapping, checked by the equivalence check below (snnTorch 1.0.0, SpikingJelly 2.0.0):
 
@@ -37,7 +36,7 @@ Parameter mapping, checked by the equivalence check below (snnTorch 1.0.0, Spiki
 - detach_reset=False, NOT True: with reset_delay=False snnTorch subtracts
   (spike - detached_reset) * threshold, and that spike carries the surrogate gradient, so the
   reset is in the graph; detach_reset=True passes the forward check and fails the gradient
-  check (try --sj-detach-reset).
+  check (tests/test_lif_peer.py shows it).
 - Threshold: snnTorch spikes when h - theta > 0, SpikingJelly when h - theta >= 0; they differ
   on exact ties, and in float32 on near-ties, since they round differently (beta*v + x against
   v - v/tau + x).
@@ -55,17 +54,18 @@ Parameter mapping, checked by the equivalence check below (snnTorch 1.0.0, Spiki
   float64 check holds gradients to 1e-6 (they agree to ~5e-8), membranes to 1e-9.
 
 Equivalence check, before any timing: in float64 on the CPU at a small size (n=64, T=50, B=4),
-then at the benchmark's own size, device and dtype. Spikes must be identical in float64; in
+then at the benchmark's own size and device in float32. Spikes must be identical in float64; in
 float32 a tiny fraction may flip on threshold ties (a flipped spike leaves that neuron's
 membrane off by theta, so membranes and weight/bias gradients are then compared on the neurons
 whose spike trains agree, and the input gradient, which mixes all neurons, only reported).
 Membranes must agree to a max abs diff and input, weight and bias gradients to a relative
-(norm) error. Any failure exits non-zero with a one-line message.
+(norm) error. Any failure fails the benchmark with a one-line message.
 
 Timing: one forward + backward of the loss (parameter gradients only, as in training), after
-one uncounted warm-up each, `--repeats` times interleaved (snnTorch, SpikingJelly, Linear alone,
-snnTorch, ...) so that load on a shared machine hits all alike; the Linear alone (same loss on
-its currents) shows how much of each time is the shared matrix product rather than the neuron.
+one uncounted warm-up each, the size's repeats interleaved (SpikingJelly, Linear alone, snnTorch,
+SpikingJelly, ...) so that load on a shared machine hits all alike; pytest-benchmark times
+snnTorch's. The Linear alone (same loss on its currents) shows how much of each time is the
+shared matrix product rather than the neuron.
 On CUDA the timed region is bracketed by torch.cuda.synchronize() (the Open Neuromorphic
 benchmark timed without synchronizing, so its GPU numbers may leave out work still queued), and
 peak memory is torch.cuda.max_memory_allocated over each library's own calls; on the CPU memory
@@ -74,17 +74,19 @@ is not measured.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import logging
 import math
 import statistics
-import sys
-import time
 from dataclasses import dataclass, field
 
+import pytest
 import torch
+from cuda_timing import synchronized_seconds
+from rounds import run_rounds
 from torch import nn
+
+from accelbench.reference.snn_bptt.model import leaky_neuron
 
 THRESHOLD = 1.0
 SURROGATE_ALPHA = 2.0
@@ -98,21 +100,9 @@ INSTALL_HINT = "pip install --no-deps -r benchmarks/requirements-peer.txt"
 
 
 def snntorch_neuron(beta: float, dtype: torch.dtype = torch.float32) -> nn.Module:
-    """The reference's LIF neuron, `leaky_neuron(beta)` of accelbench.reference.snn_bptt.model,
-    or the same constructor inline where that module cannot be imported. Built with torch's
-    default dtype set to `dtype`, so that its beta buffer is beta in that dtype (casting a built
+    """The reference's LIF neuron, `leaky_neuron(beta)` of accelbench.reference.snn_bptt.model, built with
+    torch's default dtype set to `dtype`, so that its beta buffer is beta in that dtype (casting a built
     neuron keeps the float32 rounding of beta)."""
-    try:
-        from accelbench.reference.snn_bptt.model import leaky_neuron
-    except ImportError:
-        import snntorch as snn
-        from snntorch import surrogate
-
-        def leaky_neuron(beta: float) -> nn.Module:
-            return snn.Leaky(beta=beta, threshold=THRESHOLD,
-                             spike_grad=surrogate.atan(alpha=SURROGATE_ALPHA),
-                             reset_mechanism="subtract", reset_delay=False)
-
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
@@ -346,123 +336,94 @@ def check_equivalence(ours: nn.Module, peer: nn.Module, inputs: torch.Tensor, re
 # -- timing --------------------------------------------------------------------------------------
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+class FwdBwd:
+    """One model's forward + backward of (spikes * readout).sum() (parameter gradients, as in training), in
+    seconds between device synchronisations; on CUDA the largest peak memory over the calls is kept."""
+
+    def __init__(self, model: nn.Module, inputs: torch.Tensor, readout: torch.Tensor, device: torch.device) -> None:
+        self.model, self.inputs, self.readout, self.device = model, inputs, readout, device
+        self.peak_bytes: int | None = None
+
+    def __call__(self) -> float:
+        self.model.zero_grad(set_to_none=True)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        seconds = synchronized_seconds(self._forward_backward, self.device)
+        if self.device.type == "cuda":
+            self.peak_bytes = max(self.peak_bytes or 0, torch.cuda.max_memory_allocated(self.device))
+        return seconds
+
+    def _forward_backward(self) -> None:
+        spikes, _ = self.model(self.inputs)
+        (spikes.to(self.readout.dtype) * self.readout).sum().backward()
 
 
-def fwd_bwd_seconds(model: nn.Module, inputs: torch.Tensor, readout: torch.Tensor, device: torch.device) -> float:
-    """Seconds for one forward + backward of (spikes * readout).sum() (parameter gradients)."""
-    model.zero_grad(set_to_none=True)
-    _synchronize(device)
-    start = time.perf_counter()
-    spikes, _ = model(inputs)
-    (spikes.to(readout.dtype) * readout).sum().backward()
-    _synchronize(device)
-    return time.perf_counter() - start
+# -- the benchmark -------------------------------------------------------------------------------
 
 
-def time_interleaved(models, inputs, readout, device: torch.device, repeats: int):
-    """{name: [seconds, ...]} and {name: peak bytes or None}, after one warm-up each, the models
-    taking turns in every repeat."""
-    seconds = {model.name: [] for model in models}
-    peaks = {model.name: None for model in models}
-    for model in models:
-        fwd_bwd_seconds(model, inputs, readout, device)
-    for _ in range(repeats):
-        for model in models:
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            seconds[model.name].append(fwd_bwd_seconds(model, inputs, readout, device))
-            if device.type == "cuda":
-                peak = torch.cuda.max_memory_allocated(device)
-                peaks[model.name] = max(peaks[model.name] or 0, peak)
-    return seconds, peaks
+@dataclass(frozen=True)
+class Size:
+    neurons: int
+    steps: int
+    batch: int
+    repeats: int
 
 
-# -- command line --------------------------------------------------------------------------------
+SIZES = {"smoke": Size(neurons=256, steps=50, batch=4, repeats=3),
+         "small": Size(neurons=1024, steps=200, batch=16, repeats=7),
+         "full": Size(neurons=16384, steps=500, batch=16, repeats=7)}  # the Open Neuromorphic benchmark's
+EQUIVALENCE_SIZE = Size(neurons=64, steps=50, batch=4, repeats=0)  # the float64 check on the CPU
 
 
-def _check_or_exit(label: str, ours, peer, inputs, readout, dtype) -> Equivalence:
+def checked_pair(size: Size, dtype: torch.dtype, device: torch.device):
+    """(snnTorch model, SpikingJelly model, inputs, readout) at `size`, the two shown to compute the same neuron."""
+    ours, peer = build_pair(size.neurons, DEFAULT_BETA, dtype=dtype, device=device)
+    inputs, readout = make_inputs(size.steps, size.batch, size.neurons, dtype=dtype, device=device)
     result = check_equivalence(ours, peer, inputs, readout, tolerances_for(dtype))
+    label = f"{dtype} {device} B={size.batch} T={size.steps} n={size.neurons}"
+    assert result.ok, f"spikingjelly differs from snntorch ({label}): {'; '.join(result.problems)}"
     print(f"check {label}: {result.summary()}")
-    if not result.ok:
-        sys.exit(f"bench_lif_peer: spikingjelly differs from snntorch ({label}): {'; '.join(result.problems)}")
-    return result
+    return ours, peer, inputs, readout
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--neurons", type=int, default=1024)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
-                        help="snnTorch's spikes are float32 whatever the dtype, so half precisions "
-                             "are not compared")
-    parser.add_argument("--beta", type=float, default=DEFAULT_BETA)
-    parser.add_argument("--gain", type=float, default=DEFAULT_GAIN, help="std of the input current")
-    parser.add_argument("--drive", type=float, default=DEFAULT_DRIVE, help="mean of the input current")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--sj-detach-reset", action="store_true",
-                        help="map to SpikingJelly with detach_reset=True (wrong: the check fails)")
-    args = parser.parse_args(argv)
-    device = torch.device(args.device)
-    dtype = getattr(torch, args.dtype)
-    if not 0.0 < args.beta < 1.0:
-        parser.error("--beta must lie in (0, 1) (SpikingJelly needs tau = 1/(1-beta) > 1)")
+def test_snntorch_vs_spikingjelly(benchmark, goal_ratio, bench_scale, torch_device):
+    from importlib.metadata import version
 
     try:
         import_spikingjelly()
     except ImportError as error:
-        sys.exit(f"bench_lif_peer: {error}")
-    from importlib.metadata import version
+        pytest.skip(str(error))
+    size, dtype = SIZES[bench_scale], torch.float32
+    checked_pair(EQUIVALENCE_SIZE, torch.float64, torch.device("cpu"))
+    ours, peer, inputs, readout = checked_pair(size, dtype, torch_device)
+    timed = {model.name: FwdBwd(model, inputs, readout, torch_device)
+             for model in (ours, peer, LinearOnly(copy.deepcopy(ours.linear)))}
+    for run in timed.values():
+        run()  # warm-up, not counted
+    linear_seconds = []
 
-    print(f"torch {torch.__version__}, snntorch {version('snntorch')}, spikingjelly "
-          f"{version('spikingjelly')}, device {device}, dtype {args.dtype}, "
-          f"torch threads {torch.get_num_threads()}, beta {args.beta}")
-    implementation = spikingjelly_implementation(device, dtype)
-    print(f"spikingjelly implementation: {implementation} (no backend= / cupy in 2.0.0)")
+    def peers() -> float:
+        seconds = timed[peer.name]()
+        linear_seconds.append(timed[LinearOnly.name]())
+        return seconds
 
-    def pair(neurons, pair_dtype, pair_device):
-        return build_pair(neurons, args.beta, dtype=pair_dtype, device=pair_device, seed=args.seed,
-                          gain=args.gain, drive=args.drive, detach_reset=args.sj_detach_reset)
+    rounds = run_rounds(benchmark, timed[ours.name], size.repeats, peer=peers)
 
-    small = (4, 50, 64)  # batch, steps, neurons
-    ours, peer = pair(small[2], torch.float64, "cpu")
-    inputs, readout = make_inputs(small[1], small[0], small[2], seed=args.seed + 1, dtype=torch.float64)
-    _check_or_exit(f"float64 cpu B={small[0]} T={small[1]} n={small[2]}", ours, peer, inputs, readout,
-                   torch.float64)
-
-    ours, peer = pair(args.neurons, dtype, device)
-    inputs, readout = make_inputs(args.steps, args.batch, args.neurons, seed=args.seed + 1,
-                                  dtype=dtype, device=device)
-    _check_or_exit(f"{args.dtype} {device} B={args.batch} T={args.steps} n={args.neurons}",
-                   ours, peer, inputs, readout, dtype)
-
-    baseline = LinearOnly(copy.deepcopy(ours.linear))
-    seconds, peaks = time_interleaved([ours, peer, baseline], inputs, readout, device, args.repeats)
-    steps = args.batch * args.steps
-    print(f"fwd+bwd, {args.repeats} interleaved repeats after 1 warm-up, B={args.batch} "
-          f"T={args.steps} n={args.neurons}:")
-    for name, values in seconds.items():
-        median = statistics.median(values)
-        memory = (f"peak {peaks[name] / 2**20:.1f} MiB" if peaks[name] is not None
-                  else "memory not measured (CPU)")
-        print(f"  {name:13s} median {median:.4f} s  min {min(values):.4f} s  "
-              f"{steps / median:,.0f} timesteps/s  {memory}")
-    ratios = [a / b for a, b in zip(seconds["snntorch"], seconds["spikingjelly"])]
-    ratio = statistics.median(seconds["snntorch"]) / statistics.median(seconds["spikingjelly"])
-    linear = statistics.median(seconds[baseline.name])
-    lif_ours = statistics.median(seconds["snntorch"]) - linear
-    lif_peer = statistics.median(seconds["spikingjelly"]) - linear
-    print(f"LIF part (median minus linear-only): snntorch {lif_ours:.4f} s, spikingjelly {lif_peer:.4f} s"
-          + (f", ratio {lif_ours / lif_peer:.2f}" if lif_peer > 0 else ""))
-    print(f"per-repeat ratios snntorch/spikingjelly {min(ratios):.2f}..{max(ratios):.2f}")
-    print(f"ratio snntorch/spikingjelly = {ratio:.2f} (fwd+bwd median, same run)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    ratio, per_repeat = rounds.ratio_of_medians(), rounds.pair_ratios()
+    linear = statistics.median(linear_seconds)
+    lif_ours, lif_peer = statistics.median(rounds.subject) - linear, statistics.median(rounds.peer) - linear
+    timesteps = size.batch * size.steps
+    benchmark.extra_info.update(
+        torch_version=torch.__version__, snntorch_version=version("snntorch"),
+        spikingjelly_version=version("spikingjelly"), device=str(torch_device), dtype="float32",
+        torch_threads=torch.get_num_threads(), beta=DEFAULT_BETA, neurons=size.neurons, steps=size.steps,
+        batch=size.batch, repeats=size.repeats, spikingjelly_implementation=spikingjelly_implementation(torch_device, dtype),
+        snntorch_timesteps_per_s=timesteps / statistics.median(rounds.subject),
+        spikingjelly_timesteps_per_s=timesteps / statistics.median(rounds.peer), linear_only_median_s=linear,
+        linear_only_rounds=linear_seconds, lif_part_snntorch_s=lif_ours, lif_part_spikingjelly_s=lif_peer,
+        lif_part_ratio=lif_ours / lif_peer if lif_peer > 0 else None,
+        peak_mib={name: run.peak_bytes / 2**20 for name, run in timed.items() if run.peak_bytes is not None},
+        per_repeat_ratio_min=min(per_repeat), per_repeat_ratio_max=max(per_repeat))
+    print(f"LIF part (median minus linear-only): snntorch {lif_ours:.4f} s, spikingjelly {lif_peer:.4f} s; "
+          f"per-repeat ratios snntorch/spikingjelly {min(per_repeat):.2f}..{max(per_repeat):.2f}")
+    goal_ratio("snntorch / spikingjelly fwd+bwd s (of the medians)", ratio, "none set")

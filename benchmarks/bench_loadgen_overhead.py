@@ -1,34 +1,54 @@
 """The suite's overhead around MLPerf LoadGen: the same session's predictions through the
 harness's SUT under LoadGen vs a bare loop over the same batches, in one run.
 
-    python benchmarks/bench_loadgen_overhead.py [--scale smoke] [--pairs 5] [--samples 1024]
+    pytest benchmarks/bench_loadgen_overhead.py --benchmark-only [--bench-scale smoke]
 
-Offline: LoadGen issues one query of `--samples` samples (LoadGen sizes it as expected rate x
+Offline: LoadGen issues one query of the size's samples (LoadGen sizes it as expected rate x
 minimum duration x 1.1, so the duration is set to 1 s and the rate to samples / 1.1) and the SUT
-answers it in batches of the reference's batch_size; LoadGen's samples/s (samples / its longest latency) is compared with a
-bare loop that calls the same session's `predict` on the same batches of the same loaded
-samples, timed with perf_counter. SingleStream: LoadGen's mean latency over `--samples` queries
-vs the bare loop's mean time of one batch-1 prediction. Pairs run interleaved (bare, LoadGen,
-...) so that load on this shared machine hits both alike; the ratio of medians is printed with
-the per-pair ratios, whose spread is the noise floor.
+answers it in batches of the reference's batch_size; LoadGen's samples/s (samples / its longest
+latency) is compared with a bare loop that calls the same session's `predict` on the same batches
+of the same loaded samples, timed with perf_counter. SingleStream: LoadGen's mean latency over as
+many queries (at most 256) vs the bare loop's mean time of one batch-1 prediction. Each scenario
+is one benchmark whose pairs run interleaved (bare, LoadGen, ...) so that load on this shared
+machine hits both alike; pytest-benchmark times the LoadGen runs, the goal ratio is the median of
+the per-pair ratios of LoadGen's own figures, whose spread is the noise floor.
 """
 
 from __future__ import annotations
 
-import argparse
+import itertools
 import statistics
-import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+from rounds import run_rounds
+from workspace import data_directory
 
 from accelbench.contracts.inference import InferenceContext
 from accelbench.data import datasets
 from accelbench.data.model_weights import load_weights
 from accelbench.judging import loadgen_logs
 from accelbench.reference.lstm_inference import inference
+from accelbench.reference.torch_serving import TorchServingSession
 from accelbench.rules.loader import load_rules
+from accelbench.rules.schema import BenchmarkRules, Scale
 from accelbench.run.loadgen import SystemUnderTest, loadgen_settings, run_loadgen
 from accelbench.run.world import SINGLE
+
+NO_GOAL = "none set"
+
+
+@dataclass(frozen=True)
+class Size:
+    scale: Scale  # the rules' scale of the data, weights and hyperparameters
+    pairs: int
+    samples: int
+
+
+SIZES = {"smoke": Size("smoke", pairs=2, samples=256), "small": Size("smoke", pairs=5, samples=1024),
+         "full": Size("small", pairs=5, samples=1024)}
 
 
 def bare(session, inputs, batches: list[list[int]]) -> float:
@@ -50,56 +70,91 @@ def under_loadgen(system: SystemUnderTest, rules, scale, scenario: str, samples:
     return loadgen_logs.parse_detail((out / "mlperf_log_detail.txt").read_text())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", default="smoke")
-    parser.add_argument("--pairs", type=int, default=5)
-    parser.add_argument("--samples", type=int, default=1024)
-    args = parser.parse_args()
+@dataclass
+class Served:
+    """The reference's session over the scale's val split, and the SUT around it."""
 
+    rules: BenchmarkRules
+    size: Size
+    hyper: dict
+    session: TorchServingSession
+    system: SystemUnderTest
+    order: list[int]  # the samples the size asks for, cycling through the split
+
+    @property
+    def offline_batches(self) -> list[list[int]]:
+        batch_size = self.system.batch_size
+        return [self.order[i : i + batch_size] for i in range(0, len(self.order), batch_size)]
+
+    @property
+    def inputs(self):
+        return self.system.eval_inputs
+
+
+@pytest.fixture
+def served(bench_scale, bench_workspace) -> Served:
+    size = SIZES[bench_scale]
     rules = load_rules("lstm_inference")
-    directory = datasets.data_directory(rules, args.scale)
-    evaluation = datasets.load(rules, args.scale, directory, ("val",))["val"]
-    hyper = rules.hyperparameters.for_scale(args.scale)
+    directory = data_directory(rules, size.scale)
+    evaluation = datasets.load(rules, size.scale, directory, ("val",))["val"]
+    hyper = rules.hyperparameters.for_scale(size.scale)
     batch_size = int(hyper["batch_size"])
-    context = InferenceContext(workload=rules.workload, scale=args.scale, division="closed", hyperparameters=hyper,
-                               seed=0, device="cpu", world=SINGLE, weights=load_weights(rules, args.scale, directory),
-                               batch_size=batch_size)
+    context = InferenceContext(workload=rules.workload, scale=size.scale, division="closed", hyperparameters=hyper,
+                               seed=0, device="cpu", world=SINGLE, batch_size=batch_size,
+                               weights=load_weights(rules, size.scale, directory))
     session = inference.create_session(context)
     count = len(evaluation.inputs)
-    system = SystemUnderTest(session, evaluation.inputs, batch_size)
-    order = [i % count for i in range(args.samples)]
-    offline_batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    single_batches = [[i] for i in order[: min(args.samples, 256)]]
-    offline_hyper = {**hyper, "offline_expected_qps": args.samples / 1.1}
-    single_hyper = {**hyper, "single_stream_expected_latency_ms": 1.0}
-    bare(session, evaluation.inputs, offline_batches[:2])  # warm up
-    print(f"{args.scale}: {args.samples} samples, batch {batch_size}, {args.pairs} interleaved pairs")
-    offline, single = [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        for pair in range(args.pairs):
-            bare_rate = args.samples / bare(session, evaluation.inputs, offline_batches)
-            detail = under_loadgen(system, rules, args.scale, "Offline", args.samples, offline_hyper,
-                                   Path(tmp) / f"offline_{pair}")
-            loadgen_rate = float(detail["result_samples_per_second"])
-            if detail["generated_samples_per_query"] != args.samples:
-                raise SystemExit(f"LoadGen issued {detail['generated_samples_per_query']} samples, not {args.samples}")
-            offline.append((bare_rate, loadgen_rate))
-            bare_latency = bare(session, evaluation.inputs, single_batches) / len(single_batches)
-            detail = under_loadgen(system, rules, args.scale, "SingleStream", len(single_batches), single_hyper,
-                                   Path(tmp) / f"single_{pair}")
-            loadgen_latency = float(detail["result_mean_latency_ns"]) / 1e9
-            single.append((bare_latency, loadgen_latency))
-            print(f"  pair {pair + 1}: Offline bare {bare_rate:,.1f} vs LoadGen {loadgen_rate:,.1f} samples/s; "
-                  f"SingleStream bare {bare_latency * 1e3:.3f} vs LoadGen {loadgen_latency * 1e3:.3f} ms mean")
-    offline_ratios = sorted(b / g for b, g in offline)
-    single_ratios = sorted(g / b for b, g in single)
-    print("Offline per-pair ratios bare/LoadGen samples/s: " + ", ".join(f"{r:.3f}" for r in offline_ratios))
-    print("SingleStream per-pair ratios LoadGen/bare latency: " + ", ".join(f"{r:.3f}" for r in single_ratios))
-    print(f"Offline: median overhead {100 * (statistics.median(offline_ratios) - 1):+.2f}%; "
-          f"SingleStream: median overhead {100 * (statistics.median(single_ratios) - 1):+.2f}% "
-          f"(median bare {statistics.median(b for b, _ in single) * 1e3:.3f} ms per query)")
+    served = Served(rules, size, hyper, session, SystemUnderTest(session, evaluation.inputs, batch_size),
+                    order=[i % count for i in range(size.samples)])
+    bare(session, evaluation.inputs, served.offline_batches[:2])  # warm up
+    return served
 
 
-if __name__ == "__main__":
-    main()
+def test_loadgen_offline_overhead(benchmark, goal_ratio, served: Served, tmp_path):
+    size, batches = served.size, served.offline_batches
+    hyper = {**served.hyper, "offline_expected_qps": size.samples / 1.1}
+    folders = (tmp_path / f"offline_{pair}" for pair in itertools.count())
+    rates = []
+
+    def loadgen_seconds() -> float:
+        """samples / LoadGen's samples/s, its longest latency: a bare/LoadGen ratio of samples/s is this over the
+        bare loop's seconds."""
+        detail = under_loadgen(served.system, served.rules, size.scale, "Offline", size.samples, hyper, next(folders))
+        assert detail["generated_samples_per_query"] == size.samples, detail["generated_samples_per_query"]
+        rates.append(float(detail["result_samples_per_second"]))
+        return size.samples / rates[-1]
+
+    rounds = run_rounds(benchmark, loadgen_seconds, size.pairs,
+                        peer=lambda: bare(served.session, served.inputs, batches))
+
+    ratio, pair_ratios = rounds.median_pair_ratio(), rounds.pair_ratios()
+    benchmark.extra_info.update(
+        scale=size.scale, samples=size.samples, batch_size=served.system.batch_size, pairs=size.pairs,
+        loadgen_samples_per_s=rates, bare_samples_per_s=[size.samples / s for s in rounds.peer],
+        pair_ratio_min=min(pair_ratios), pair_ratio_max=max(pair_ratios))
+    print(f"Offline per-pair ratios bare/LoadGen samples/s: {', '.join(f'{r:.3f}' for r in sorted(pair_ratios))}")
+    goal_ratio("Offline bare / LoadGen samples/s (median of pairs)", ratio, NO_GOAL)
+
+
+def test_loadgen_single_stream_overhead(benchmark, goal_ratio, served: Served, tmp_path):
+    size = served.size
+    queries = [[i] for i in served.order[:256]]
+    hyper = {**served.hyper, "single_stream_expected_latency_ms": 1.0}
+    folders = (tmp_path / f"single_{pair}" for pair in itertools.count())
+
+    def loadgen_mean_latency() -> float:
+        detail = under_loadgen(served.system, served.rules, size.scale, "SingleStream", len(queries), hyper,
+                               next(folders))
+        return float(detail["result_mean_latency_ns"]) / 1e9
+
+    rounds = run_rounds(benchmark, loadgen_mean_latency, size.pairs,
+                        peer=lambda: bare(served.session, served.inputs, queries) / len(queries))
+
+    ratio, pair_ratios = rounds.median_pair_ratio(), rounds.pair_ratios()
+    benchmark.extra_info.update(
+        scale=size.scale, queries=len(queries), pairs=size.pairs,
+        loadgen_mean_latency_ms=[s * 1e3 for s in rounds.subject], bare_latency_ms=[s * 1e3 for s in rounds.peer],
+        bare_median_ms=statistics.median(rounds.peer) * 1e3,
+        pair_ratio_min=min(pair_ratios), pair_ratio_max=max(pair_ratios))
+    print(f"SingleStream per-pair ratios LoadGen/bare latency: {', '.join(f'{r:.3f}' for r in sorted(pair_ratios))}")
+    goal_ratio("SingleStream LoadGen / bare mean latency (median of pairs)", ratio, NO_GOAL)

@@ -1,31 +1,31 @@
 """How long `accelbench validate` takes on a submission of 5 result sets x 10 runs (goal: < 2 s).
 
-    python benchmarks/bench_validate.py [--runs-dir results/cpu/neuron_inverter/smoke] [--repeats 9]
+    pytest benchmarks/bench_validate.py --benchmark-only [--bench-scale smoke] [--bench-runs-dir DIR]
 
-The submission is built from real runs: without --runs-dir, 3 smoke runs are trained first
-(1-3 minutes). Those runs are cloned to 10 per set (new run index and seed, the seed event of
-the log to match, re-signed) in 5 result sets, one per declared system cpu_a .. cpu_e: rule
-set v1 has one workload, so the five sets differ by system, as five machines of a submitter
-would. Each set is scored and the whole is packaged with `accelbench.submission.packaging.package`. The
-submission must validate clean; then `validate_submission` is timed `--repeats` times in this
-process, and once in a fresh process as the CLI runs it (imports included).
+The submission is built from real runs: without --bench-runs-dir (a results directory of smoke
+runs), 3 smoke runs are trained first (1-3 minutes; 1 run at --bench-scale smoke). Those runs are
+cloned to 10 per set (at smoke: the rules' minimum) with a new run index and seed, the seed event of
+the log to match, re-signed, in 5 result sets, one per declared system cpu_a .. cpu_e: rule set v1
+has one workload, so the five sets differ by system, as five machines of a submitter would. Each set
+is scored and the whole is packaged with `accelbench.submission.packaging.package`. The submission
+must validate clean; then `validate_submission` is timed in this process over the size's rounds (the
+goal ratio: their median over the goal), and once in a fresh process as the CLI runs it (imports
+included, in extra_info).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import hashlib
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from rounds import run_rounds, seconds_of
 
 from accelbench.judging.scoring import olympic_score
 from accelbench.results.files import write_json_atomic
@@ -40,13 +40,29 @@ GOAL_S = 2.0
 SYSTEMS = ("cpu_a", "cpu_b", "cpu_c", "cpu_d", "cpu_e")
 
 
-def train_runs(workdir: Path) -> Path:
-    env = dict(os.environ, ACCELBENCH_CONFIG_DIR=str(workdir / "config"),
-               ACCELBENCH_DATA_DIR=str(workdir / "data"))
-    subprocess.run([sys.executable, "-m", "accelbench", "run", "neuron_inverter", "--scale", "smoke",
-                    "--runs", "3", "--seed", "7", "--results-dir", str(workdir / "results")],
-                   env=env, check=True, capture_output=True)
-    return workdir / "results" / "cpu" / "neuron_inverter" / "smoke"
+@dataclass(frozen=True)
+class Size:
+    trained_runs: int  # real smoke runs the clones are made from (unless --bench-runs-dir gives them)
+    runs_per_set: int
+    repeats: int
+
+
+SIZES = {"smoke": Size(trained_runs=1, runs_per_set=3, repeats=3),
+         "small": Size(trained_runs=3, runs_per_set=10, repeats=9),
+         "full": Size(trained_runs=3, runs_per_set=10, repeats=9)}
+
+
+def train_runs(workdir: Path, runs: int, env: dict[str, str]) -> Path:
+    """`runs` real smoke runs, signed, in their results directory. Fewer than the rules' minimum make an invalid
+    score, for which the CLI exits 1 once it has written every run."""
+    done = subprocess.run([sys.executable, "-m", "accelbench", "run", "neuron_inverter", "--scale", "smoke",
+                           "--runs", str(runs), "--seed", "7", "--results-dir", str(workdir / "results")],
+                          check=False, env=env, capture_output=True, text=True)
+    results = workdir / "results" / "cpu" / "neuron_inverter" / "smoke"
+    expected_exit = 0 if runs >= load_rules("neuron_inverter").runs.minimum["smoke"] else 1
+    assert done.returncode == expected_exit and len(list(results.glob("run_*.json"))) == runs, \
+        done.stdout + done.stderr
+    return results
 
 
 def clone_run(source: Path, target_dir: Path, index: int, seed: int, system: str, key: Ed25519PrivateKey) -> dict:
@@ -108,34 +124,19 @@ def build_submission(runs_dir: Path, workdir: Path, runs_per_set: int) -> Path:
     return workdir / "submission"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs-dir", type=Path, help="a results directory of real runs [train 3 smoke runs]")
-    parser.add_argument("--runs-per-set", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=9)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        workdir = Path(scratch)
-        runs_dir = args.runs_dir or train_runs(workdir / "training")
-        root = build_submission(runs_dir, workdir, args.runs_per_set)
-        report = validate_submission(root)
-        assert report.valid, report.json_text()
-        print(f"submission: {report.result_sets} result sets, {report.runs} runs, "
-              f"{sum(1 for p in root.rglob('*') if p.is_file())} files; {report.verdict().split(':')[0]}")
-        seconds = []
-        for _ in range(args.repeats):
-            start = time.perf_counter()
-            validate_submission(root)
-            seconds.append(time.perf_counter() - start)
-        median = statistics.median(seconds)
-        print(f"validate_submission: median {median:.3f} s over {args.repeats} (min {min(seconds):.3f}, "
-              f"max {max(seconds):.3f}); goal < {GOAL_S} s: {'met' if median < GOAL_S else 'MISSED'}")
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from accelbench.validation."
-                        "validator import validate_submission; sys.exit(validate_submission(Path(sys.argv[1]))"
-                        ".exit_code)", str(root)], check=True)
-        print(f"fresh process (imports included, as the CLI runs): {time.perf_counter() - start:.2f} s")
+def test_validate_submission(benchmark, goal_ratio, bench_scale, bench_workspace, bench_runs_dir, tmp_path):
+    size = SIZES[bench_scale]
+    runs_dir = bench_runs_dir or train_runs(tmp_path / "training", size.trained_runs, bench_workspace)
+    root = build_submission(runs_dir, tmp_path, size.runs_per_set)
+    report = validate_submission(root)
+    assert report.valid, report.json_text()
 
-
-if __name__ == "__main__":
-    main()
+    rounds = run_rounds(benchmark, lambda: seconds_of(lambda: validate_submission(root)), size.repeats)
+    as_the_cli = ("import sys; from pathlib import Path; from accelbench.validation.validator import "
+                  "validate_submission; sys.exit(validate_submission(Path(sys.argv[1])).exit_code)")
+    fresh_s = seconds_of(lambda: subprocess.run([sys.executable, "-c", as_the_cli, str(root)], check=True))
+    median = statistics.median(rounds.subject)
+    benchmark.extra_info.update(
+        result_sets=report.result_sets, runs=report.runs, files=sum(1 for p in root.rglob("*") if p.is_file()),
+        verdict=report.verdict().split(":")[0], median_s=median, fresh_process_s=fresh_s)
+    goal_ratio(f"validate_submission median / {GOAL_S:g} s", median / GOAL_S, "< 1", met=median < GOAL_S)

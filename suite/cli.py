@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 
 from accelbench.errors import UserError
+from accelbench.history import commands as history_commands
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -24,6 +25,10 @@ app.add_typer(data_app, name="data")
 app.add_typer(rules_app, name="rules")
 app.add_typer(system_app, name="system")
 app.add_typer(container_app, name="container")
+app.add_typer(history_commands.store_app, name="store")
+app.add_typer(history_commands.pipeline_app, name="pipeline")
+app.command("history")(history_commands.history)
+app.command("compare")(history_commands.compare)
 console = Console(highlight=False)
 if not console.is_terminal:
     console.width = max(console.width, 120)

@@ -53,3 +53,39 @@ def as_ordinary_user(command: list[str]) -> list[str]:
     if os.getuid() != 0:
         return command
     return ["unshare", "--user", "--map-user=1000", "--map-group=1000", *command]
+
+
+POSTGRES_URL_ENV = "ACCELBENCH_TEST_POSTGRES_URL"
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A real PostgreSQL server for the store's tests: the one .ci/run started ($ACCELBENCH_TEST_POSTGRES_URL),
+    else one started here by .ci/start-postgres (Debian's package, a Unix socket only) and stopped after."""
+    if os.environ.get(POSTGRES_URL_ENV):
+        yield os.environ[POSTGRES_URL_ENV]
+        return
+    started = subprocess.run(["bash", str(REPO / ".ci" / "start-postgres")], capture_output=True, text=True,
+                             timeout=300, check=False)
+    assert started.returncode == 0, "cannot start PostgreSQL for the store's tests:\n" + started.stderr
+    url = started.stdout.strip()
+    yield url
+    subprocess.run(["bash", str(REPO / ".ci" / "start-postgres"), "stop", url.split("host=", 1)[1]],
+                   capture_output=True, timeout=120, check=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """An empty results store, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    from sqlalchemy import create_engine
+
+    from accelbench.history.store import Base, open_store
+
+    url = request.getfixturevalue("postgres_url")
+    open_store(url).close()  # the tables exist, then empty them for this test
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    Base.metadata.drop_all(engine)
+    engine.dispose()
+    return url

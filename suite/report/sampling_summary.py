@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from accelbench.report.summary_html import _figure, _table, _text
+from accelbench.report.summary_html import escaped, figure_html, table_html
 from accelbench.report.summary_tables import (
     TARGET_SIGNS,
     _csv_cell,
@@ -283,10 +283,10 @@ def with_sampling_markdown(text: str, sets: Sequence[SamplingSetSummary], images
 
 def render_html(sets: Sequence[SamplingSetSummary], images: Sequence[SamplingSetImages]) -> str:
     """The sampling section of summary.html."""
-    parts = ["<h2>Sampling</h2>", f'<p class="note">{_text(METHOD)}</p>']
+    parts = ["<h2>Sampling</h2>", f'<p class="note">{escaped(METHOD)}</p>']
     for s, set_images in zip(sets, images):
-        parts += [f"<h3>{_text(s.label)}</h3>", f"<p>{_text(set_notes(s))}</p>",
-                  _table(header(s), [run_cells(s, run) for run in s.runs]), *map(_figure, _figures(set_images))]
+        parts += [f"<h3>{escaped(s.label)}</h3>", f"<p>{escaped(set_notes(s))}</p>",
+                  table_html(header(s), [run_cells(s, run) for run in s.runs]), *map(figure_html, _figures(set_images))]
     return "\n".join(parts) + "\n"
 
 

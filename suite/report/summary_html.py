@@ -40,27 +40,27 @@ code { background: #f2f4f7; padding: 0 0.2em; }
 """
 
 
-def _text(value: object) -> str:
+def escaped(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _figure(image: ReportImage) -> str:
+def figure_html(image: ReportImage) -> str:
     data = base64.b64encode(image.png).decode("ascii")
-    return (f'<figure><img alt="{_text(image.title)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_text(image.title)}</figcaption></figure>")
+    return (f'<figure><img alt="{escaped(image.title)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{escaped(image.title)}</figcaption></figure>")
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    head = "".join(f"<th>{_text(name)}</th>" for name in header)
-    body = "".join("<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in cells) + "</tr>" for cells in rows)
+def table_html(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    head = "".join(f"<th>{escaped(name)}</th>" for name in header)
+    body = "".join("<tr>" + "".join(f"<td>{escaped(cell)}</td>" for cell in cells) + "</tr>" for cells in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _submissions(summary: Summary) -> str:
     items = "".join(
-        f"<li><code>{_text(info.path)}</code>: {_text(info.submitter)}, {_text(info.division)} "
-        f"division, rules {_text(info.rules_version)}, manifest signed by key "
-        f"<code>{_text(info.key_id)}</code> ({_text(info.created_at)})</li>"
+        f"<li><code>{escaped(info.path)}</code>: {escaped(info.submitter)}, {escaped(info.division)} "
+        f"division, rules {escaped(info.rules_version)}, manifest signed by key "
+        f"<code>{escaped(info.key_id)}</code> ({escaped(info.created_at)})</li>"
         for info in summary.submissions
     )
     return f"<ul>{items}</ul>"
@@ -68,32 +68,32 @@ def _submissions(summary: Summary) -> str:
 
 def _training_sections(summary: Summary, images: ReportImages) -> list[str]:
     parts = [
-        _table(HEADER, [display_cells(s) for s in summary.sets]),
-        f'<p class="note">{_text(METHOD)}</p>',
+        table_html(HEADER, [display_cells(s) for s in summary.sets]),
+        f'<p class="note">{escaped(METHOD)}</p>',
         "<h2>Time to train</h2>",
-        _figure(images.time_to_train) if images.time_to_train is not None else
-        f'<p class="note">{_text(NO_SCORED_SETS)}</p>',
+        figure_html(images.time_to_train) if images.time_to_train is not None else
+        f'<p class="note">{escaped(NO_SCORED_SETS)}</p>',
         "<h2>Energy to train</h2>",
-        _figure(images.energy_to_train) if images.energy_to_train is not None else
-        f'<p class="note">{_text(no_energy_note(summary))}</p>',
+        figure_html(images.energy_to_train) if images.energy_to_train is not None else
+        f'<p class="note">{escaped(no_energy_note(summary))}</p>',
         "<h2>Power profiles</h2>",
-        "".join(map(_figure, images.power)) or f'<p class="note">{_text(NO_POWER_TRACES)}</p>',
+        "".join(map(figure_html, images.power)) or f'<p class="note">{escaped(NO_POWER_TRACES)}</p>',
         "<h2>Convergence</h2>",
     ]
     for s, image in zip(summary.sets, images.convergence):
-        parts += [f"<h3>{_text(s.label)}</h3>", _figure(image)]
+        parts += [f"<h3>{escaped(s.label)}</h3>", figure_html(image)]
     return parts
 
 
 def _inference_sections(summary: Summary, images: ReportImages) -> list[str]:
     return [
         "<h2>Inference</h2>",
-        _table(INFERENCE_HEADER, [inference_cells(row) for row in summary.inference_rows]),
-        f'<p class="note">{_text(INFERENCE_METHOD)}</p>',
+        table_html(INFERENCE_HEADER, [inference_cells(row) for row in summary.inference_rows]),
+        f'<p class="note">{escaped(INFERENCE_METHOD)}</p>',
         "<h3>Latency distributions</h3>",
-        *map(_figure, images.latency_cdfs),
+        *map(figure_html, images.latency_cdfs),
         "<h3>Latency against batch size</h3>",
-        *map(_figure, images.latency_vs_batch),
+        *map(figure_html, images.latency_vs_batch),
     ]
 
 

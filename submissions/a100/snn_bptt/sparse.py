@@ -16,9 +16,9 @@ event path's data-dependent shapes keep torch.compile and CUDA graphs out.
 
 Crossovers (events/dense time, one synapse, forward + backward, fp32):
 
-  CPU  measured: `python benchmarks/bench_a100_snn_bptt.py --sparse-crossover --threads 1`
-       (a shared 2-core x86 VM, torch 2.13 CPU, 1 thread, medians of 7; full: --scale full
-       --batch-size 32, medians of 3):
+  CPU  measured by the former script form of `pytest benchmarks/bench_a100_snn_bptt.py --benchmark-only
+       -k crossover --bench-threads 1` (a shared 2-core x86 VM, torch 2.13 CPU, 1 thread, medians of 7;
+       full: the full scale's widths at batch 32, medians of 3):
 
        density                   0.5%   1%     2%     5%     10%
        small input  100 -> 128   0.39   0.62   0.89   1.43   2.38

@@ -1,0 +1,1 @@
+"""The results history: a store over verified results, its queries, comparisons and the pipeline."""
