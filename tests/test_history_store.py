@@ -165,3 +165,26 @@ def test_selection_dates_are_checked():
     assert parse_selection("until=2026-12-01").until == date(2026, 12, 1)
     with pytest.raises(UserError, match="not a date"):
         parse_selection("since=yesterday")
+
+
+def test_compare_reads_two_pytest_benchmark_files_and_flags_the_slower_rounds(tmp_path):
+    from accelbench.history.comparison import compare_sets, regressions
+    from accelbench.history.sides import resolve_side
+
+    def write(name, rounds):
+        document = {
+            "machine_info": {"python_version": "3.11.7"}, "commit_info": {"id": name * 40}, "version": "5.3.1",
+            "datetime": "2026-12-01T10:00:00+00:00",
+            "accelbench": {"scale": "smoke", "device": "cpu", "suite_version": "0.1.0"},
+            "benchmarks": [{"fullname": "benchmarks/bench_validate.py::test_validate", "extra_info": {},
+                            "stats": {"median": sorted(rounds)[len(rounds) // 2], "rounds": len(rounds), "data": rounds}}],
+        }
+        (tmp_path / f"{name}.json").write_text(json.dumps(document))
+        return str(tmp_path / f"{name}.json")
+
+    base = write("a", [0.20, 0.21, 0.19, 0.20, 0.22, 0.20, 0.21, 0.19])
+    new = write("b", [0.30, 0.31, 0.29, 0.30, 0.32, 0.30, 0.31, 0.29])
+    no_store = lambda: pytest.fail("files need no store")  # noqa: E731
+    found = compare_sets(resolve_side("BASE", base, no_store), resolve_side("NEW", new, no_store))
+    assert [(c.metric, c.verdict) for c in regressions(found)] == [("round_s", "regression")]
+    assert found[0].p_value < 0.01  # eight rounds a side: the rank test decides
